@@ -1,0 +1,55 @@
+"""The typed result of answering one question (what the CLI prints as JSON and the UI renders)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    """One cited passage: where it comes from and the exact quoted text."""
+
+    n: int = Field(description="The [n] marker used in the answer text.")
+    chunk_id: str
+    source_id: str
+    title: str
+    section: str
+    url: str
+    quote: str = Field(description="The passage's text exactly as in the source: source_text[start:end].")
+    start: int
+    end: int
+    highlight: list[tuple[int, int]] = Field(default_factory=list, description="Spans inside `quote` that the answer used.")
+    factor: str = ""
+    winner: str = ""
+    node_cell: str = ""
+    python_cell: str = ""
+
+
+class Passage(BaseModel):
+    """A retrieved passage as numbered in the prompt (cited or not)."""
+
+    n: int
+    chunk_id: str
+    source_id: str
+    section: str
+    kind: str
+    dense_score: float
+    fused_score: float
+
+
+class Timings(BaseModel):
+    retrieve_ms: float = 0.0
+    first_token_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class Answer(BaseModel):
+    question: str
+    standalone_question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)
+    refused: bool = False
+    engine: str = "extractive"
+    fallback_notice: str | None = None
+    invalid_citations: list[int] = Field(default_factory=list, description="Markers the engine wrote that named no passage; removed.")
+    timings: Timings = Field(default_factory=Timings)

@@ -1,0 +1,154 @@
+"""The answering chain, in LCEL, built from its parts by `build_chain(retriever, engine)`.
+
+Steps (each a named runnable): clean (incl. dropping prompt-injection clauses) → condense → retrieve → number → guard → prompt →
+generate (streams tokens) → parse citations → validate. `chain.stream(inputs)` yields
+`{"token": str}` events while the engine writes, an optional `{"reset": notice}` when a fallback
+replaces what was shown, and finally `{"answer": Answer}`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda, RunnablePassthrough
+
+from .answer import Answer, Citation, Passage, Timings
+from .citations import validate_citations
+from .engines.extractive import ExtractiveEngine
+from .engines.llm import build_messages, format_passages
+from .errors import EngineFailedError
+from .prompts import REFUSAL_TEMPLATE
+from .question import clean_question, condense, strip_injection
+from .refusal import judge
+
+NOT_COVERED = "doesn't cover"
+
+
+def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
+                idf: dict[str, float] | None = None, min_relevance: float = 0.0, min_coverage: float = 0.0,
+                max_question_chars: int = 4000, topics: list[str] | None = None) -> Runnable:
+    """Compose the chain. Input: {"question": str, "history": [{"role", "content"}, ...]}."""
+    fallback = fallback or ExtractiveEngine()
+    vocabulary = vocabulary or set()
+    refusal_text = REFUSAL_TEMPLATE.format(topics=", ".join(topics or ["performance", "scalability", "AI/ML", "the factor table"]))
+
+    def clean(inputs: dict) -> dict:
+        question = clean_question(inputs.get("question"), max_question_chars)
+        query, injected = strip_injection(question)
+        return {"t0": time.perf_counter(), "history": inputs.get("history") or [], "question": question,
+                "query": query, "injection": injected}
+
+    def retrieve(x: dict) -> list[Document]:
+        t = time.perf_counter()
+        docs = retriever.invoke(x["standalone"])
+        x["retrieve_ms"] = (time.perf_counter() - t) * 1000
+        return docs
+
+    def guard(x: dict):
+        return judge(x["standalone"], x["passages"], vocabulary, idf or {}, min_relevance, min_coverage)
+
+    def prompt(x: dict):
+        return build_messages(x["standalone"], x["passages"]) if getattr(engine, "is_llm", False) else None
+
+    def generate(stream: Iterator[dict]) -> Iterator[dict]:
+        x: dict = {}
+        for chunk in stream:  # RunnableAssign streams the prepared dict in pieces
+            x.update(chunk)
+        yield from _generate(x, engine, fallback, refusal_text)
+
+    prepare = (
+        RunnableLambda(clean).with_config(run_name="clean")
+        | RunnablePassthrough.assign(standalone=RunnableLambda(lambda x: condense(x["query"], x["history"]))).with_config(run_name="condense")
+        | RunnablePassthrough.assign(passages=RunnableLambda(retrieve)).with_config(run_name="retrieve")
+        | RunnablePassthrough.assign(context=RunnableLambda(lambda x: format_passages(x["passages"]))).with_config(run_name="number")
+        | RunnablePassthrough.assign(verdict=RunnableLambda(guard)).with_config(run_name="guard")
+        | RunnablePassthrough.assign(messages=RunnableLambda(prompt)).with_config(run_name="prompt")
+    )
+    return (prepare | RunnableGenerator(generate).with_config(run_name="generate")).with_config(run_name="answer")
+
+
+def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) -> Iterator[dict]:
+    passages: list[Document] = x["passages"]
+    timings = Timings(retrieve_ms=round(x.get("retrieve_ms", 0.0), 2))
+    base = {"question": x["question"], "standalone_question": x["standalone"], "passages": _passages(passages),
+            "engine": engine.spec}
+    if x["verdict"].refuse:
+        yield {"token": refusal_text}
+        yield {"answer": _finish(Answer(text=refusal_text, refused=True, timings=timings, **base), x["t0"], x["t0"])}
+        return
+    notice = None
+    first = None
+    if getattr(engine, "is_llm", False):
+        pieces: list[str] = []
+        try:
+            for piece in engine.stream_messages(x["messages"]) if hasattr(engine, "stream_messages") else engine.stream(x["standalone"], passages):
+                first = first or time.perf_counter()
+                pieces.append(piece)
+                yield {"token": piece}
+            raw = "".join(pieces)
+            if not raw.strip():
+                raise EngineFailedError(f"{engine.spec} returned an empty answer", "Check the model.")
+        except EngineFailedError as exc:
+            notice = f"The {engine.spec} engine failed ({exc.problem}); this is the extractive answer instead."
+        else:
+            text, valid, invalid = parse_and_validate(raw, len(passages))
+            if NOT_COVERED in text.lower() and not valid:
+                ans = Answer(text=text, refused=True, invalid_citations=invalid, timings=timings, **base)
+                yield {"answer": _finish(ans, x["t0"], first)}
+                return
+            if valid:
+                ans = Answer(text=text, citations=[_citation(n, passages[n - 1], None) for n in valid],
+                             invalid_citations=invalid, timings=timings, **base)
+                yield {"answer": _finish(ans, x["t0"], first)}
+                return
+            notice = f"The {engine.spec} answer cited no passage, so this is the extractive answer instead."
+        yield {"reset": notice}
+    comp = fallback.compose(x["standalone"], passages)
+    first = first or time.perf_counter()
+    yield {"token": comp.text}
+    text, valid, invalid = parse_and_validate(comp.text, len(passages))
+    ans = Answer(text=text, citations=[_citation(n, passages[n - 1], comp.highlights.get(n)) for n in valid],
+                 invalid_citations=invalid, fallback_notice=notice, timings=timings,
+                 **{**base, "engine": fallback.spec if notice is None else f"{engine.spec} → extractive"})
+    yield {"answer": _finish(ans, x["t0"], first)}
+
+
+def parse_and_validate(raw: str, n_passages: int) -> tuple[str, list[int], list[int]]:
+    """Parse [n] markers; keep only those naming a passage 1..n_passages."""
+    return validate_citations(raw, set(range(1, n_passages + 1)))
+
+
+def _citation(n: int, doc: Document, highlight: list[tuple[int, int]] | None) -> Citation:
+    m = doc.metadata
+    quote = m.get("quote") or doc.page_content
+    if m.get("kind") == "factor_row" or not highlight:
+        highlight = [(0, len(quote))]
+    return Citation(n=n, chunk_id=m["chunk_id"], source_id=m["source_id"], title=m["title"], section=m["section"],
+                    url=m["url"], quote=quote, start=m["start"], end=m["end"], highlight=highlight,
+                    factor=m.get("factor", ""), winner=m.get("winner", ""), node_cell=m.get("node_cell", ""),
+                    python_cell=m.get("python_cell", ""))
+
+
+def _passages(docs: list[Document]) -> list[Passage]:
+    return [Passage(n=n, chunk_id=d.metadata["chunk_id"], source_id=d.metadata["source_id"], section=d.metadata["section"],
+                    kind=d.metadata["kind"], dense_score=d.metadata.get("dense_score", 0.0),
+                    fused_score=round(d.metadata.get("fused_score", 0.0), 5)) for n, d in enumerate(docs, start=1)]
+
+
+def _finish(ans: Answer, t0: float, first: float | None) -> Answer:
+    now = time.perf_counter()
+    ans.timings.first_token_ms = round(((first or now) - t0) * 1000, 2)
+    ans.timings.total_ms = round((now - t0) * 1000, 2)
+    return ans
+
+
+def collect(events: Iterator[dict]) -> Answer:
+    """Drain a chain stream and return the final Answer."""
+    answer = None
+    for event in events:
+        if "answer" in event:
+            answer = event["answer"]
+    assert answer is not None, "the chain ended without an answer"
+    return answer

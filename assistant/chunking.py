@@ -1,0 +1,158 @@
+"""Structure-aware, token-sized chunking with exact character spans.
+
+Every chunk's quoted text (metadata `quote`) is `source.text[start:end]`. Factor-table rows become one chunk
+each whose page content carries the header; prose packs whole blocks (lines, paragraphs,
+list blocks, code fences) up to a token budget, falling back to sentences, then to words.
+
+We do our own packing instead of LangChain's splitters because those do not report exact
+spans once they strip or overlap text; the budget is measured with the same tiktoken count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+
+from .factors import line_offsets, line_span, parse_factor_table
+from .sources import SourceDoc
+from .structure import Section, guide_sections, markup_sections
+from .text import SENTENCE_END
+from .tokens import count_tokens
+
+CHUNKER_VERSION = "c2"
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+def chunk_source(source: SourceDoc, budget: int) -> list[Document]:
+    """All chunks of one source, in text order."""
+    text = source.text
+    docs: list[Document] = []
+    if source.fmt == "guide":
+        table = source.structure["table"]
+        header, rows = parse_factor_table(text, table["header_line"], table["first_row"], table["last_row"])
+        for row in rows:
+            meta = _meta(source, "Factor table", f"#L{row.line}", row.start, row.end, "factor_row")
+            meta.update(factor=row.factor, winner=row.winner, node_cell=row.node, python_cell=row.python,
+                        quote=text[row.start:row.end])
+            docs.append(_doc(row.render(header), meta))
+        table_lines = range(table["header_line"], table["last_row"] + 1)
+        sections = guide_sections(text, source.structure["sections"], skip_lines=set(table_lines))
+    else:
+        sections = markup_sections(text, source.fmt)
+    for section in sections:
+        for span in pack_blocks(text, section.blocks, budget):
+            anchor = section.anchor if source.fmt != "guide" else f"#L{_line_of(text, span.start)}"
+            meta = _meta(source, section.title, anchor, span.start, span.end, "prose")
+            quote = text[span.start:span.end]
+            meta["quote"] = quote
+            # The section title rides along in the embedded/BM25 text (a "contextual header"):
+            # list items under "When to choose Node.js" are found by that question.
+            docs.append(_doc(f"{section.title}\n{quote}" if section.title else quote, meta))
+    docs.sort(key=lambda d: d.metadata["start"])
+    return docs
+
+
+def pack_blocks(text: str, blocks: list[tuple[int, int]], budget: int) -> list[Span]:
+    """Greedily pack consecutive blocks into spans of at most `budget` tokens."""
+    pieces: list[tuple[int, int]] = []
+    for start, end in blocks:
+        if count_tokens(text[start:end]) <= budget:
+            pieces.append((start, end))
+        else:
+            pieces.extend(_split_long(text, start, end, budget))
+    spans: list[Span] = []
+    cur: tuple[int, int] | None = None
+    for start, end in pieces:
+        if cur is not None and count_tokens(text[cur[0]:end]) <= budget:
+            cur = (cur[0], end)
+        else:
+            if cur is not None:
+                spans.append(Span(*cur))
+            cur = (start, end)
+    if cur is not None:
+        spans.append(Span(*cur))
+    return spans
+
+
+def _split_long(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
+    """Split an over-budget block on sentence ends; an over-budget sentence on whitespace."""
+    cuts = [start] + [start + m.start() for m in SENTENCE_END.finditer(text[start:end])] + [end]
+    out: list[tuple[int, int]] = []
+    for a, b in zip(cuts, cuts[1:]):
+        a = _skip_space(text, a, b)
+        if a >= b:
+            continue
+        if count_tokens(text[a:b]) <= budget:
+            out.append((a, b))
+        else:
+            out.extend(_split_words(text, a, b, budget))
+    return out
+
+
+def _split_words(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
+    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    out: list[tuple[int, int]] = []
+    cur_start = None
+    prev_end = None
+    for ws, we in words:
+        if cur_start is None:
+            cur_start = ws
+        elif count_tokens(text[cur_start:we]) > budget:
+            out.append((cur_start, prev_end))
+            cur_start = ws
+        prev_end = we
+        # A single "word" over budget (e.g. a long base64 line) is cut hard by characters.
+        while count_tokens(text[cur_start:prev_end]) > budget and prev_end - cur_start > 1:
+            cut = cur_start + max(1, (prev_end - cur_start) * budget // (2 * count_tokens(text[cur_start:prev_end])))
+            out.append((cur_start, cut))
+            cur_start = cut
+    if cur_start is not None and prev_end is not None and prev_end > cur_start:
+        out.append((cur_start, prev_end))
+    return out
+
+
+def _skip_space(text: str, a: int, b: int) -> int:
+    while a < b and text[a].isspace():
+        a += 1
+    return a
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _meta(source: SourceDoc, section: str, anchor: str, start: int, end: int, kind: str) -> dict:
+    return {
+        "source_id": source.source_id,
+        "title": source.title,
+        "section": section,
+        "url": f"{source.url}{anchor}" if source.url else anchor,
+        "primary": source.primary,
+        "origin": source.origin,
+        "start": start,
+        "end": end,
+        "kind": kind,
+        "factor": "",
+        "winner": "",
+    }
+
+
+def _doc(page_content: str, meta: dict) -> Document:
+    digest = hashlib.sha256(
+        (page_content + json.dumps(meta, sort_keys=True)).encode("utf-8", "surrogatepass")
+    ).hexdigest()[:20]
+    meta["chunk_id"] = f"{meta['source_id']}:{digest}"
+    meta["tokens"] = count_tokens(page_content)
+    return Document(page_content=page_content, metadata=meta, id=meta["chunk_id"])
+
+
+__all__ = ["CHUNKER_VERSION", "Section", "chunk_source", "pack_blocks", "line_offsets", "line_span"]

@@ -1,0 +1,127 @@
+"""LLM engines: any LangChain chat model behind the same prompt, with a hard deadline.
+
+The factories build the chat models lazily (heavy imports inside), each with temperature 0,
+a token cap, and — for hosted endpoints — timeouts and bounded retries.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+from langchain_core.documents import Document
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from ..config import Settings
+from ..errors import EngineFailedError, EngineUnavailableError
+from ..prompts import PASSAGE_TEMPLATE, SYSTEM_PROMPT, USER_TEMPLATE
+
+LOCAL_EXTRA_FIX = "Install the local extra: pip install -e '.[local]'  (or choose --llm extractive)"
+
+
+def format_passages(passages: list[Document]) -> str:
+    """Number passages [1]..[n] as the prompt shows them (factor rows carry their header)."""
+    return "\n\n".join(
+        PASSAGE_TEMPLATE.format(n=n, title=_short_title(d), section=d.metadata.get("section", ""), text=d.page_content.strip())
+        for n, d in enumerate(passages, start=1)
+    )
+
+
+def build_messages(question: str, passages: list[Document]) -> list:
+    return [SystemMessage(SYSTEM_PROMPT), HumanMessage(USER_TEMPLATE.format(context=format_passages(passages), question=question))]
+
+
+def _short_title(doc: Document) -> str:
+    return "Guide" if doc.metadata.get("primary") else doc.metadata.get("title", "")
+
+
+class ChatEngine:
+    """Streams an answer from a LangChain chat model; errors and deadlines become EngineFailedError."""
+
+    is_llm = True
+
+    def __init__(self, name: str, spec: str, chat_model, timeout: float) -> None:
+        self.name, self.spec, self.model, self.timeout = name, spec, chat_model, timeout
+
+    def stream(self, question: str, passages: list[Document]) -> Iterator[str]:
+        yield from self.stream_messages(build_messages(question, passages))
+
+    def stream_messages(self, messages: list) -> Iterator[str]:
+        yield from _with_deadline(lambda: (c.content for c in self.model.stream(messages)), self.timeout, self.spec)
+
+
+def _with_deadline(make_iter, timeout: float, spec: str) -> Iterator[str]:
+    """Run the model's stream in a worker thread so a hung endpoint cannot block past `timeout`."""
+    q: queue.Queue = queue.Queue()
+    done = object()
+
+    def work():
+        try:
+            for piece in make_iter():
+                q.put(piece)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+        q.put(done)
+
+    threading.Thread(target=work, daemon=True, name=f"llm-{spec}").start()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            item = q.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            raise EngineFailedError(f"{spec} did not finish within {timeout:g} s", "Raise ASSISTANT_LLM_TIMEOUT or check the LLM server.") from None
+        if item is done:
+            return
+        if isinstance(item, BaseException):
+            raise EngineFailedError(f"{spec} failed: {_describe(item)}", "Check the LLM endpoint and its settings.") from item
+        if not isinstance(item, str):
+            raise EngineFailedError(f"{spec} returned malformed output ({type(item).__name__})", "Check the model/server.")
+        yield item
+
+
+def _describe(exc: BaseException) -> str:
+    """Error text without secrets: keys never appear (we redact anything that looks like one)."""
+    from ..redact import redact
+
+    return redact(f"{type(exc).__name__}: {exc}")[:300]
+
+
+# -- factories ---------------------------------------------------------------------------
+
+def make_local(arg: str, settings: Settings) -> ChatEngine:
+    from ..gguf_models import build_llamacpp_chat, resolve_model
+
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as exc:
+        raise EngineUnavailableError("The local engine needs llama-cpp-python, which is not installed.", LOCAL_EXTRA_FIX) from exc
+    path = resolve_model(arg or "qwen-1.5b", settings.models_dir)
+    chat = build_llamacpp_chat(path, n_ctx=settings.llm_context_tokens, max_tokens=settings.llm_max_tokens)
+    return ChatEngine("local", f"local:{arg or 'qwen-1.5b'}", chat, settings.llm_timeout)
+
+
+def make_openai(arg: str, settings: Settings) -> ChatEngine:
+    if not os.environ.get("OPENAI_API_KEY"):
+        raise EngineUnavailableError("OPENAI_API_KEY is not set.", "Export OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI server).")
+    from langchain_openai import ChatOpenAI
+
+    model = arg or "gpt-4o-mini"
+    chat = ChatOpenAI(model=model, temperature=0, max_tokens=settings.llm_max_tokens, timeout=settings.llm_timeout,
+                      max_retries=settings.llm_max_retries, base_url=os.environ.get("OPENAI_BASE_URL") or None,
+                      streaming=True)
+    return ChatEngine("openai", f"openai:{model}", chat, settings.llm_timeout)
+
+
+def make_ollama(arg: str, settings: Settings) -> ChatEngine:
+    from langchain_ollama import ChatOllama
+
+    model = arg or "llama3.1"
+    host = os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+    if "://" not in host:
+        host = f"http://{host}"
+    chat = ChatOllama(model=model, base_url=host, temperature=0, num_predict=settings.llm_max_tokens,
+                      client_kwargs={"timeout": settings.llm_timeout})
+    return ChatEngine("ollama", f"ollama:{model}", chat, settings.llm_timeout)

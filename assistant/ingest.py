@@ -1,0 +1,182 @@
+"""Build and update the index: corpus → chunks → Chroma, incrementally, via LangChain's indexing API.
+
+`langchain_core.indexing.index` with an SQL record manager gives the incremental, idempotent
+behaviour (unchanged chunks are skipped, removed ones deleted) instead of a hand-made manifest.
+Chunk ids are stable (source id + content hash) and Chroma upserts, so a reader never sees a
+chunk twice, and an ingest killed halfway leaves the previous content served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .chunking import CHUNKER_VERSION, chunk_source
+from .config import Settings
+from .errors import CorpusError, IndexWriteError, IngestBusyError
+from .sources import Problem, collect_corpus
+from .store import build_vector_store, check_sqlite, collection_name, ensure_writable, get_client
+
+MANIFEST = "index.json"
+RECORDS = "records.sqlite"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; printed by the CLI, returned as JSON with --json."""
+
+    collection: str
+    sources: list[dict] = field(default_factory=list)
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    embedded: int = 0
+    failures: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped_stale_check: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def corpus_fingerprint(settings: Settings, related: bool) -> str:
+    """Hash of everything that changes the index: corpus files, related mirror, chunking settings."""
+    h = hashlib.sha256(f"{collection_name(settings)}|{related}|{settings.related_dir}".encode())
+    roots = [settings.corpus_dir] + ([settings.related_dir] if related and settings.related_dir else [])
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            st = path.stat()
+            h.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def read_manifest(settings: Settings) -> dict | None:
+    path = settings.index_dir / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_stale(settings: Settings, related: bool) -> bool:
+    manifest = read_manifest(settings)
+    return not manifest or manifest.get("fingerprint") != corpus_fingerprint(settings, related) \
+        or manifest.get("collection") != collection_name(settings)
+
+
+def record_manager(settings: Settings):
+    from langchain_classic.indexes import SQLRecordManager
+
+    db = settings.index_dir / RECORDS
+    check_sqlite(db)
+    manager = SQLRecordManager(collection_name(settings), db_url=f"sqlite:///{db}")
+    manager.create_schema()
+    return manager
+
+
+def ingest(settings: Settings, *, related: bool = False, rebuild: bool = False, if_stale: bool = False,
+           progress=None) -> IngestReport:
+    """Index the corpus. Raises CorpusError/IndexWriteError only when nothing can be indexed."""
+    from filelock import FileLock, Timeout
+
+    t0 = time.perf_counter()
+    report = IngestReport(collection=collection_name(settings))
+    related = related or settings.related_dir is not None
+    if if_stale and not rebuild and not is_stale(settings, related):
+        report.skipped_stale_check = True
+        report.sources = (read_manifest(settings) or {}).get("sources", [])
+        report.chunks = sum(s.get("chunks", 0) for s in report.sources)
+        return report
+    ensure_writable(settings.index_dir)
+    lock = FileLock(str(settings.index_dir / ".ingest.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as exc:
+        raise IngestBusyError("Another ingest is running on this index.", "Wait for it to finish, then run again.") from exc
+    try:
+        if rebuild:
+            _wipe(settings)
+        corpus = collect_corpus(settings.corpus_dir, related=related, related_dir=settings.related_dir,
+                                cache_dir=settings.index_dir / "related-cache", max_bytes=settings.max_file_bytes)
+        report.failures = [asdict(p) for p in corpus.problems]
+        docs = []
+        for source in corpus.docs:
+            try:
+                chunks = chunk_source(source, settings.chunk_tokens)
+            except Exception as exc:  # a malformed file must not stop the others
+                report.failures.append(asdict(Problem(source.path or source.source_id, f"cannot be chunked ({exc})",
+                                                      "fix or remove the file")))
+                continue
+            docs += chunks
+            report.sources.append({"id": source.source_id, "title": source.title, "origin": source.origin,
+                                   "url": source.url, "chunks": len(chunks), "as_of": source.as_of})
+        if not docs:
+            raise CorpusError("Nothing could be indexed: " + "; ".join(str(Problem(**f)) for f in report.failures),
+                              "Fix the files named above.")
+        _index(settings, docs, report, progress)
+        _write_manifest(settings, report, related)
+    finally:
+        lock.release()
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _index(settings: Settings, docs, report: IngestReport, progress) -> None:
+    from langchain_core.indexing import index
+
+    from .embeddings import build_embeddings
+
+    store = build_vector_store(settings, build_embeddings(settings.embedding_model), get_client(settings, create=True))
+    manager = record_manager(settings)
+    stream = progress(docs) if progress else docs
+    try:
+        result = index(stream, manager, store, cleanup="full", source_id_key="source_id", batch_size=128,
+                       key_encoder=lambda d: d.metadata["chunk_id"])
+    except OSError as exc:
+        raise IndexWriteError(f"Writing the index under {settings.index_dir} failed ({exc}).",
+                              "Free disk space or fix permissions, then run assistant ingest again.") from exc
+    report.chunks = len(docs)
+    report.added, report.updated = result["num_added"], result["num_updated"]
+    report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]
+    report.embedded = report.added + report.updated
+
+
+def _write_manifest(settings: Settings, report: IngestReport, related: bool) -> None:
+    manifest = {"collection": report.collection, "chunker": CHUNKER_VERSION, "fingerprint": corpus_fingerprint(settings, related),
+                "sources": report.sources, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path = settings.index_dir / MANIFEST
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _wipe(settings: Settings) -> None:
+    """Delete this collection and its records (and, embedded, the whole store folder)."""
+    if settings.store_mode == "server":
+        client = get_client(settings, create=True)
+        if collection_name(settings) in [c.name if hasattr(c, "name") else c for c in client.list_collections()]:
+            client.delete_collection(collection_name(settings))
+    else:
+        from chromadb.api.client import SharedSystemClient
+
+        # Chroma caches one system per path in-process; a wiped folder must not reuse it.
+        SharedSystemClient.clear_system_cache()
+        shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)
+    for name in (RECORDS, MANIFEST):
+        (settings.index_dir / name).unlink(missing_ok=True)
+
+
+def index_exists(settings: Settings) -> bool:
+    return read_manifest(settings) is not None if settings.store_mode == "embedded" else True
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.index_dir / MANIFEST

@@ -1,0 +1,98 @@
+"""The loaded index: the Chroma store, every chunk (for BM25 and the factor table), the manifest.
+
+`load_knowledge(settings)` is what the CLI, UI and eval call once per process. The BM25 side
+index is rebuilt from the store's own chunks at load (about 0.1 s per 1,000 chunks), so it can
+never disagree with the vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from .config import Settings
+from .errors import IndexCorruptError, IndexMissingError, StoreUnavailableError
+from .ingest import read_manifest
+from .store import REBUILD_FIX, build_vector_store, get_client
+from .text import STOPWORDS, idf_table
+
+NO_INDEX_FIX = "Build it first: assistant ingest (or start the UI, which builds it)."
+
+
+@dataclass
+class KnowledgeBase:
+    settings: Settings
+    store: object  # langchain_chroma.Chroma
+    docs: list[Document]
+    manifest: dict = field(default_factory=dict)
+    _bm25: object = None
+    _idf: dict | None = None
+    _by_id: dict | None = None
+    _rows: list | None = None
+
+    @property
+    def factor_rows(self) -> list[Document]:
+        """The factor table's rows in table order (from the index, not hard-coded)."""
+        if self._rows is None:
+            rows = [d for d in self.docs if d.metadata.get("kind") == "factor_row"]
+            self._rows = sorted(rows, key=lambda d: d.metadata["start"])
+        return self._rows
+
+    @property
+    def by_id(self) -> dict[str, Document]:
+        if self._by_id is None:
+            self._by_id = {d.metadata["chunk_id"]: d for d in self.docs}
+        return self._by_id
+
+    @property
+    def vocabulary(self) -> set[str]:
+        return set(self.bm25.vocab_dict) if self.bm25 is not None else set()
+
+    @property
+    def bm25(self):
+        if self._bm25 is None and self.docs:
+            import bm25s
+
+            model = bm25s.BM25()
+            model.index(bm25s.tokenize([search_text(d) for d in self.docs], stopwords=list(STOPWORDS), show_progress=False),
+                        show_progress=False)
+            self._bm25 = model
+        return self._bm25
+
+    @property
+    def idf(self) -> dict[str, float]:
+        if self._idf is None:
+            self._idf = idf_table([d.page_content for d in self.docs])
+        return self._idf
+
+    def source_titles(self) -> list[str]:
+        return [s["title"] for s in self.manifest.get("sources", [])]
+
+
+def search_text(doc: Document) -> str:
+    """What BM25 sees: section title plus content, so a heading's words count for its chunks."""
+    return f"{doc.metadata.get('section', '')}\n{doc.page_content}"
+
+
+def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
+    """Open the index for reading; IndexMissingError when none has been built."""
+    from .embeddings import build_embeddings
+
+    client = get_client(settings, create=False)
+    manifest = read_manifest(settings) or {}
+    if client is None or (settings.store_mode == "embedded" and not manifest):
+        raise IndexMissingError(f"No index found in {settings.index_dir}.", NO_INDEX_FIX)
+    store = build_vector_store(settings, embeddings or build_embeddings(settings.embedding_model), client)
+    try:
+        raw = store.get(include=["documents", "metadatas"])
+    except Exception as exc:
+        if settings.store_mode == "server":
+            raise StoreUnavailableError(f"The Chroma server failed while loading the index ({exc.__class__.__name__}).",
+                                        "Check that the Chroma server is running, then ask again.") from exc
+        raise IndexCorruptError(f"The index in {settings.index_dir} cannot be read ({exc}).", REBUILD_FIX) from exc
+    docs = [Document(page_content=text, metadata=meta, id=cid)
+            for cid, text, meta in zip(raw["ids"], raw["documents"], raw["metadatas"])]
+    if not docs:
+        raise IndexMissingError(f"The index in {settings.index_dir} is empty.", NO_INDEX_FIX)
+    return KnowledgeBase(settings, store, docs, manifest)

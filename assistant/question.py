@@ -1,0 +1,86 @@
+"""Question hygiene and follow-up condensing.
+
+Condensing is deterministic (no LLM call): a follow-up such as "and for real-time?" keeps the
+previous question's comparison and swaps its topic, and "it"/"they" resolve to the stack the
+previous turn was about. An LLM rewrite would cost the local model seconds per turn.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .errors import QuestionError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_CONNECTIVE = re.compile(r"^(?:and|but|so|ok(?:ay)?|also|then)?\s*(?:what|how)\s+about\s+|^(?:and|but|or|also)\s+(?:for\s+|if\s+|with\s+)?|^what\s+if\s+", re.I)
+COMPARISON = re.compile(r"\b(better|best|worse|weaker|stronger|win|wins|winner|choose|pick|prefer|should|vs\.?|versus|or|which|recommend|go with|favou?r|edge|advantage|suited|suitable|right)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|that one|this one)\b", re.I)
+_STACKS = ("Node.js", "Python", "Django", "FastAPI")
+# Instructions aimed at the assistant rather than questions about the guide.
+INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.?!;]{0,40}\b(?:instructions?|rules?|prompts?|guidelines|above|previous|context)\b"
+    r"|\bsystem\s+prompt|\bdeveloper\s+mode|\bjailbreak|\byou\s+are\s+now\b|\bact\s+as\b|\bpretend\b|\brole-?play"
+    r"|\brepeat\b[^.?!;]{0,30}\b(?:above|everything|verbatim|instructions|prompt)|\breveal\b[^.?!;]{0,30}\b(?:prompt|instructions|rules)"
+    r"|\bDAN\b|\bwithout\s+(?:any\s+)?citations?|\bno\s+citations?|\bprint\s+your\b|\bnew\s+instructions?\b"
+    r"|\bend\s+(?:your|the)\s+answer\s+with\b|\bsay\s+(?:that\s+)?\w+\s+is\s+(?:the\s+)?best\b|\bSYSTEM\s+NOTICE\b",
+    re.I)
+_CLAUSE = re.compile(r"(?<=[.?!;:])\s+|\s*,\s*(?:and|then|but)?\s*|\s+(?:and|then|but)\s+(?=(?:tell|say|answer|explain|which|what|how|is|does|should|print|repeat|reveal|end)\b)", re.I)
+
+
+_SCRIPT = re.compile(r"<\s*(script|style)\b.*?(?:<\s*/\s*\1\s*>|$)", re.I | re.S)
+_MARKUP = re.compile(r"<[^<>]{0,200}>")
+
+
+def strip_injection(question: str) -> tuple[str, bool]:
+    """Drop the clauses that instruct the assistant (prompt injection); keep any real question."""
+    without_markup = _MARKUP.sub(" ", _SCRIPT.sub(" ", question))
+    markup = without_markup != question
+    if not INJECTION.search(without_markup):
+        return (re.sub(r"\s+", " ", without_markup).strip(), True) if markup else (question, False)
+    clauses = [c for c in _CLAUSE.split(without_markup) if c and c.strip()]
+    kept = [c.strip() for c in clauses if not INJECTION.search(c)]
+    return re.sub(r"\s+", " ", " ".join(kept)).strip(), True
+
+
+def clean_question(raw: object, max_chars: int) -> str:
+    """Strip control characters and lone surrogates; reject empty or over-long questions."""
+    if not isinstance(raw, str):
+        raise QuestionError("The question must be text.", "Type a question, e.g. 'Which is better for real-time apps?'")
+    text = raw.encode("utf-8", "replace").decode("utf-8")  # lone surrogates become '?'
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("The question is empty.", "Type a question, e.g. 'Which is better for real-time apps?'")
+    if len(text) > max_chars:
+        raise QuestionError(f"The question is {len(text):,} characters long; the limit is {max_chars:,}.",
+                            "Shorten it to the question itself (the guide answers short questions best).")
+    return text
+
+
+def condense(question: str, history: list[dict] | None) -> str:
+    """A standalone version of `question` given earlier turns ({'role', 'content'} dicts)."""
+    if not history:
+        return question
+    prev_user = next((t["content"] for t in reversed(history) if t.get("role") == "user" and t.get("content")), "")
+    prev_any = " ".join(str(t.get("content", "")) for t in history[-2:])
+    if not prev_user:
+        return question
+    standalone = question
+    follow_up = bool(_CONNECTIVE.match(question)) or len(question.split()) <= 4
+    if follow_up:
+        rest = _CONNECTIVE.sub("", question).strip(" ?") or question
+        standalone = rest[0].upper() + rest[1:] + "?"
+        if COMPARISON.search(prev_user) and not COMPARISON.search(rest):
+            standalone = f"Which is better for {rest}, Node.js or Python?"
+    if _PRONOUN.search(standalone):
+        stack = _last_stack(prev_any) or _last_stack(prev_user)
+        if stack:
+            standalone = _PRONOUN.sub(lambda m: stack if m.group(0).lower() not in ("its", "their") else f"{stack}'s", standalone, count=1)
+    return standalone
+
+
+def _last_stack(text: str) -> str | None:
+    """The stack named first in the text (answers lead with their verdict)."""
+    hits = [(text.find(s), s) for s in _STACKS if s in text]
+    return min(hits)[1] if hits else None

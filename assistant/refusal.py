@@ -1,0 +1,87 @@
+""""Not covered" detection: refuse when the evidence is weak or the question is about something
+the corpus never mentions.
+
+Signals, tuned on eval/cases.jsonl (see eval/refusal_tuning.md):
+- the best dense (cosine) similarity among retrieved passages is below `min_relevance` AND the
+  question's content terms are mostly absent from the corpus (IDF-weighted coverage below
+  `min_coverage`); MiniLM scores short entity questions ("What did PayPal report?") low, so
+  similarity alone would refuse answerable questions;
+- the question names a technology or product the corpus never mentions (a capitalised or
+  mixed-case term absent from the corpus vocabulary, e.g. "Rust", "Laravel", "AWS"), which a
+  similarity score alone cannot catch because such questions still look "about backends".
+Small language models ignore "say you don't know" instructions, so this guard runs before
+any engine is called.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+
+from .text import coverage, terms
+
+_TERM = re.compile(r"[A-Za-z][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]|[A-Z]")
+# Words that are capitalised in questions without naming anything.
+_COMMON = {"i", "we", "our", "my", "is", "are", "should", "which", "what", "how", "why", "when", "can", "do", "does",
+           "the", "a", "an", "for", "or", "and", "vs", "ok", "hi", "hello", "please", "thanks", "if", "in", "on",
+           "tell", "give", "show", "explain", "compare", "would", "will", "could", "let", "me", "us", "you", "yes", "no"}
+# Generic business and engineering words founders capitalise; they name no technology the guide
+# would have to cover, so their absence from the corpus says nothing about scope.
+_GENERIC = {"saas", "b2b", "b2c", "mvp", "mvps", "cto", "ceo", "cfo", "vc", "vcs", "pmf", "ui", "ux", "db", "sql",
+            "nosql", "orm", "http", "https", "json", "cpu", "gpu", "ram", "io", "qa", "ci", "cd", "devops", "seo",
+            "crm", "erp", "iot", "llm", "llms", "ai", "ml", "api", "apis", "rest", "crud", "js", "ts", "hipaa",
+            "gdpr", "soc", "soc2", "pci", "iso", "yc", "mobile", "web", "backend", "frontend", "startup"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    refuse: bool
+    best_dense: float
+    coverage: float
+    unknown_terms: tuple[str, ...]
+    reason: str
+
+
+def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[str, float], min_relevance: float,
+          min_coverage: float) -> Verdict:
+    best = max((float(d.metadata.get("dense_score", 0.0)) for d in docs), default=0.0)
+    cov = coverage(question, idf)
+    unknown = tuple(unknown_names(question, vocabulary))
+    if not docs or not terms(question):
+        return Verdict(True, best, cov, unknown, "no question about the guide's subject was asked")
+    if unknown:
+        return Verdict(True, best, cov, unknown, f"the corpus never mentions {', '.join(unknown)}")
+    if best < min_relevance and cov < min_coverage:
+        return Verdict(True, best, cov, unknown, f"best passage similarity {best:.2f} < {min_relevance:.2f} and term coverage {cov:.2f} < {min_coverage:.2f}")
+    return Verdict(False, best, cov, unknown, "")
+
+
+def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
+    """Capitalised or mixed-case terms of the question that appear nowhere in the corpus."""
+    out = []
+    words = _TERM.findall(question)
+    for i, word in enumerate(words):
+        if not _looks_like_name(word, first=(i == 0)):
+            continue
+        parts = [p for p in re.split(r"[.\-+#]", word.lower()) if len(p) >= 2]
+        if not parts or all(_known(p, vocabulary) for p in parts):
+            continue
+        if len(word) >= 6 and any(difflib.get_close_matches(p, vocabulary, n=1, cutoff=0.8) for p in parts):
+            continue  # a typo of a known word ("Pyhton"), not a new name
+        out.append(word)
+    return out
+
+
+def _known(part: str, vocabulary: set[str]) -> bool:
+    return part in _GENERIC or part in vocabulary or f"{part}s" in vocabulary or part.rstrip("s") in vocabulary
+
+
+def _looks_like_name(word: str, first: bool) -> bool:
+    if word.lower() in _COMMON or len(word) < 2:
+        return False
+    if word.isupper() or any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word):
+        return True  # AWS, PostgreSQL, GraphQL, S3
+    return word[0].isupper() and not first

@@ -1,0 +1,84 @@
+"""Hybrid retrieval: dense (Chroma, cosine) + BM25, fused by reciprocal rank fusion; a factor
+the question names outright puts its table row first.
+
+We fuse with a small function rather than LangChain's EnsembleRetriever because the answer
+step needs each passage's dense similarity (for "not covered" refusals) and the guide must get
+a primary-source boost on near-ties; EnsembleRetriever returns neither scores nor hooks.
+"""
+
+from __future__ import annotations
+
+import math
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .factors import named_factors
+from .knowledge import KnowledgeBase
+from .text import tokens as text_tokens
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 with RRF; returned docs carry `dense_score`, `bm25_score` and `fused_score`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    kb: KnowledgeBase
+    k: int = 6
+    fetch_k: int = 20
+    rrf_k: int = 60
+    primary_boost: float = 1.15
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None) -> list[Document]:
+        dense = self.dense(query)
+        sparse = self.sparse(query)
+        fused: dict[str, float] = {}
+        for ranked in (dense, sparse):
+            for rank, (cid, _score) in enumerate(ranked):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        by_id = self.kb.by_id
+        # A question that names a factor must surface that factor's table row, first.
+        rows = {d.metadata["factor"]: d.metadata["chunk_id"] for d in self.kb.factor_rows}
+        top = max(fused.values(), default=1.0) * self.primary_boost
+        for i, factor in enumerate(named_factors(query, list(rows))):
+            fused[rows[factor]] = top * (1.5 - 0.01 * i)
+        dense_scores, bm25_scores = dict(dense), dict(sparse)
+        out = []
+        for cid, score in fused.items():
+            doc = by_id.get(cid)
+            if doc is None:
+                continue
+            if doc.metadata.get("primary"):
+                score *= self.primary_boost
+            meta = {**doc.metadata, "dense_score": round(dense_scores.get(cid, self._missing_dense()), 4),
+                    "bm25_score": round(bm25_scores.get(cid, 0.0), 4), "fused_score": score}
+            out.append(Document(page_content=doc.page_content, metadata=meta, id=cid))
+        out.sort(key=lambda d: (-d.metadata["fused_score"], d.metadata["chunk_id"]))
+        return out[: self.k]
+
+    def dense(self, query: str) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) best first."""
+        hits = self.kb.store.similarity_search_with_score(query, k=min(self.fetch_k, len(self.kb.docs)))
+        return [(d.metadata["chunk_id"], 1.0 - float(dist)) for d, dist in hits]
+
+    def sparse(self, query: str) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) best first; empty when no query term is in the corpus."""
+        bm25 = self.kb.bm25
+        tokens = [t for t in text_tokens(query) if t in bm25.vocab_dict]
+        if not tokens:
+            return []
+        k = min(self.fetch_k, len(self.kb.docs))
+        ids, scores = bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        docs = self.kb.docs
+        return [(docs[int(i)].metadata["chunk_id"], float(s)) for i, s in zip(ids[0], scores[0]) if s > 0 and not math.isnan(s)]
+
+    @staticmethod
+    def _missing_dense() -> float:
+        return 0.0
+
+
+def build_retriever(kb: KnowledgeBase, *, k: int | None = None) -> HybridRetriever:
+    s = kb.settings
+    return HybridRetriever(kb=kb, k=k or s.k, fetch_k=max(s.fetch_k, k or s.k), rrf_k=s.rrf_k, primary_boost=s.primary_boost)
