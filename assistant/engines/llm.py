@@ -39,47 +39,76 @@ def _short_title(doc: Document) -> str:
 
 
 class ChatEngine:
-    """Streams an answer from a LangChain chat model; errors and deadlines become EngineFailedError."""
+    """Streams an answer from a LangChain chat model; errors and deadlines become EngineFailedError.
+
+    One generation at a time per engine (a llama.cpp model is not thread-safe, and a hosted
+    endpoint gains nothing from our own parallelism beyond the UI queue's limit).
+    """
 
     is_llm = True
 
     def __init__(self, name: str, spec: str, chat_model, timeout: float) -> None:
         self.name, self.spec, self.model, self.timeout = name, spec, chat_model, timeout
+        self._busy = threading.Lock()
 
     def stream(self, question: str, passages: list[Document]) -> Iterator[str]:
         yield from self.stream_messages(build_messages(question, passages))
 
     def stream_messages(self, messages: list) -> Iterator[str]:
-        yield from _with_deadline(lambda: (c.content for c in self.model.stream(messages)), self.timeout, self.spec)
+        yield from _with_deadline(lambda: self.model.stream(messages), self.timeout, self.spec, self._busy)
 
 
-def _with_deadline(make_iter, timeout: float, spec: str) -> Iterator[str]:
-    """Run the model's stream in a worker thread so a hung endpoint cannot block past `timeout`."""
+def _with_deadline(make_iter, timeout: float, spec: str, busy: threading.Lock) -> Iterator[str]:
+    """Run the model's stream in a worker thread so a hung endpoint cannot block past `timeout`.
+
+    When the deadline passes (or the consumer stops reading) the worker is told to stop and
+    closes the model's stream at the next chunk, so an abandoned generation frees the engine.
+    """
     q: queue.Queue = queue.Queue()
     done = object()
+    cancel = threading.Event()
+    deadline = time.monotonic() + timeout
 
     def work():
+        if not busy.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            q.put(EngineFailedError(f"{spec} is busy with another answer", "Try again, or raise ASSISTANT_LLM_TIMEOUT."))
+            return
         try:
-            for piece in make_iter():
-                q.put(piece)
+            stream = make_iter()
+            try:
+                for chunk in stream:
+                    if cancel.is_set():
+                        break
+                    q.put(getattr(chunk, "content", chunk))
+            finally:
+                close = getattr(stream, "close", None)
+                if close:
+                    close()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             q.put(exc)
+        finally:
+            busy.release()
         q.put(done)
 
     threading.Thread(target=work, daemon=True, name=f"llm-{spec}").start()
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            item = q.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            raise EngineFailedError(f"{spec} did not finish within {timeout:g} s", "Raise ASSISTANT_LLM_TIMEOUT or check the LLM server.") from None
-        if item is done:
-            return
-        if isinstance(item, BaseException):
-            raise EngineFailedError(f"{spec} failed: {_describe(item)}", "Check the LLM endpoint and its settings.") from item
-        if not isinstance(item, str):
-            raise EngineFailedError(f"{spec} returned malformed output ({type(item).__name__})", "Check the model/server.")
-        yield item
+    try:
+        while True:
+            try:
+                item = q.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise EngineFailedError(f"{spec} did not finish within {timeout:g} s",
+                                        "Raise ASSISTANT_LLM_TIMEOUT or check the LLM server.") from None
+            if item is done:
+                return
+            if isinstance(item, EngineFailedError):
+                raise item
+            if isinstance(item, BaseException):
+                raise EngineFailedError(f"{spec} failed: {_describe(item)}", "Check the LLM endpoint and its settings.") from item
+            if not isinstance(item, str):
+                raise EngineFailedError(f"{spec} returned malformed output ({type(item).__name__})", "Check the model/server.")
+            yield item
+    finally:
+        cancel.set()
 
 
 def _describe(exc: BaseException) -> str:
