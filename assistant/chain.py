@@ -8,6 +8,7 @@ replaces what was shown, and finally `{"answer": Answer}`.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -15,15 +16,32 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda, RunnablePassthrough
 
 from .answer import Answer, Citation, Passage, Timings
-from .citations import validate_citations
+from .citations import MARKER, validate_citations
 from .engines.extractive import ExtractiveEngine
 from .engines.llm import build_messages, format_passages
 from .errors import EngineFailedError
-from .prompts import REFUSAL_TEMPLATE
+from .prompts import REFUSAL_TEMPLATE, SYSTEM_PROMPT
 from .question import clean_question, condense, strip_injection
 from .refusal import judge
 
 NOT_COVERED = "doesn't cover"
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _ngrams(text: str, n: int) -> set[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+# Six-word runs of the system prompt's rules (not its first, descriptive line, nor the refusal
+# sentence the model is told to write): an answer containing one is repeating its instructions.
+_LEAK_N = 6
+_PROMPT_RUNS = _ngrams(SYSTEM_PROMPT.split("\n", 1)[1], _LEAK_N) - _ngrams("The guide doesn't cover that.", _LEAK_N)
+
+
+def leaks_prompt(text: str) -> bool:
+    """True when `text` repeats a run of the system prompt's rules (a prompt-injection success)."""
+    return not _ngrams(text, _LEAK_N).isdisjoint(_PROMPT_RUNS)
 
 
 def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
@@ -40,17 +58,19 @@ def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, 
         return {"t0": time.perf_counter(), "history": inputs.get("history") or [], "question": question,
                 "query": query, "injection": injected}
 
-    def retrieve(x: dict) -> list[Document]:
+    def retrieve(x: dict) -> dict:
         t = time.perf_counter()
         docs = retriever.invoke(x["standalone"])
-        x["retrieve_ms"] = (time.perf_counter() - t) * 1000
-        return docs
+        return {"docs": docs, "ms": (time.perf_counter() - t) * 1000}
 
     def guard(x: dict):
-        return judge(x["standalone"], x["passages"], vocabulary, idf or {}, min_relevance, min_coverage)
+        return judge(x["standalone"], x["retrieved"]["docs"], vocabulary, idf or {}, min_relevance, min_coverage)
 
-    def prompt(x: dict):
-        return build_messages(x["standalone"], x["passages"]) if getattr(engine, "is_llm", False) else None
+    def prompt(x: dict) -> dict | None:
+        if not getattr(engine, "is_llm", False):
+            return None
+        shown = engine.prompt_passages(x["standalone"], x["retrieved"]["docs"])
+        return {"shown": shown, "messages": build_messages(x["standalone"], shown)}
 
     def generate(stream: Iterator[dict]) -> Iterator[dict]:
         x: dict = {}
@@ -61,17 +81,17 @@ def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, 
     prepare = (
         RunnableLambda(clean).with_config(run_name="clean")
         | RunnablePassthrough.assign(standalone=RunnableLambda(lambda x: condense(x["query"], x["history"]))).with_config(run_name="condense")
-        | RunnablePassthrough.assign(passages=RunnableLambda(retrieve)).with_config(run_name="retrieve")
-        | RunnablePassthrough.assign(context=RunnableLambda(lambda x: format_passages(x["passages"]))).with_config(run_name="number")
+        | RunnablePassthrough.assign(retrieved=RunnableLambda(retrieve)).with_config(run_name="retrieve")
+        | RunnablePassthrough.assign(context=RunnableLambda(lambda x: format_passages(x["retrieved"]["docs"]))).with_config(run_name="number")
         | RunnablePassthrough.assign(verdict=RunnableLambda(guard)).with_config(run_name="guard")
-        | RunnablePassthrough.assign(messages=RunnableLambda(prompt)).with_config(run_name="prompt")
+        | RunnablePassthrough.assign(prompt=RunnableLambda(prompt)).with_config(run_name="prompt")
     )
     return (prepare | RunnableGenerator(generate).with_config(run_name="generate")).with_config(run_name="answer")
 
 
 def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) -> Iterator[dict]:
-    passages: list[Document] = x["passages"]
-    timings = Timings(retrieve_ms=round(x.get("retrieve_ms", 0.0), 2))
+    passages: list[Document] = x["retrieved"]["docs"]
+    timings = Timings(retrieve_ms=round(x["retrieved"]["ms"], 2))
     base = {"question": x["question"], "standalone_question": x["standalone"], "passages": _passages(passages),
             "engine": engine.spec}
     if x["verdict"].refuse:
@@ -81,29 +101,34 @@ def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) ->
     notice = None
     first = None
     if getattr(engine, "is_llm", False):
+        shown: list[Document] = x["prompt"]["shown"]
         pieces: list[str] = []
         try:
-            for piece in engine.stream_messages(x["messages"]) if hasattr(engine, "stream_messages") else engine.stream(x["standalone"], passages):
+            for piece in engine.stream_messages(x["prompt"]["messages"]):
                 first = first or time.perf_counter()
                 pieces.append(piece)
+                if leaks_prompt("".join(pieces)):  # stop before the rest of the prompt is shown
+                    raise EngineFailedError(f"{engine.spec} repeated its instructions", "None needed; the passages are quoted instead.")
                 yield {"token": piece}
             raw = "".join(pieces)
             if not raw.strip():
                 raise EngineFailedError(f"{engine.spec} returned an empty answer", "Check the model.")
+            if not _WORD.search(MARKER.sub(" ", raw)):  # e.g. a bare "[1]": cites, says nothing
+                raise EngineFailedError(f"{engine.spec} returned no words, only {raw.strip()[:40]!r}", "Check the model.")
         except EngineFailedError as exc:
             notice = f"The {engine.spec} engine failed ({exc.problem}); this is the extractive answer instead."
         else:
-            text, valid, invalid = parse_and_validate(raw, len(passages))
-            if NOT_COVERED in text.lower() and not valid:
-                ans = Answer(text=text, refused=True, invalid_citations=invalid, timings=timings, **base)
-                yield {"answer": _finish(ans, x["t0"], first)}
-                return
-            if valid:
-                ans = Answer(text=text, citations=[_citation(n, passages[n - 1], None) for n in valid],
+            text, valid, invalid = parse_and_validate(raw, len(shown))
+            if valid and NOT_COVERED not in text.lower():
+                ans = Answer(text=text, citations=[_citation(n, shown[n - 1], shown[n - 1].metadata.get("highlight"))
+                                                   for n in valid],
                              invalid_citations=invalid, timings=timings, **base)
                 yield {"answer": _finish(ans, x["t0"], first)}
                 return
-            notice = f"The {engine.spec} answer cited no passage, so this is the extractive answer instead."
+            # The guard already judged the passages relevant; a model that cites nothing (or claims
+            # they don't cover it) is under-using them, so the quoted passages answer instead.
+            notice = (f"The {engine.spec} answer {'said the guide does not cover this' if NOT_COVERED in text.lower() else 'cited no passage'}, "
+                      "so this is the extractive answer instead.")
         yield {"reset": notice}
     comp = fallback.compose(x["standalone"], passages)
     first = first or time.perf_counter()

@@ -12,8 +12,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Tuned on eval/cases.jsonl by eval/tune_refusal.py; see eval/refusal_tuning.md.
-DEFAULT_MIN_RELEVANCE = 0.42
-DEFAULT_MIN_COVERAGE = 0.6
+DEFAULT_MIN_RELEVANCE = 0.30
+DEFAULT_MIN_COVERAGE = 0.90
 
 
 class Settings(BaseSettings):
@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM call is abandoned (then the extractive fallback answers).")
     llm_max_retries: int = Field(1, ge=0, le=5, description="Retries for hosted LLM calls.")
     llm_max_tokens: int = Field(320, ge=16, description="Cap on generated tokens.")
+    llm_passages: int = Field(4, ge=1, le=20, description="Passages shown to an LLM engine (the prompt stays lean on a CPU).")
+    llm_passage_tokens: int = Field(110, ge=30, description="Token budget per passage in an LLM prompt (most relevant sentences kept).")
     llm_context_tokens: int = Field(4096, ge=512, description="Context window for the local model.")
 
     # Server

@@ -14,7 +14,8 @@ Rules:
 USER_TEMPLATE = """Passages:
 {context}
 
-Question: {question}"""
+Question: {question}
+Answer in 2 to 4 sentences; end each sentence with the number of its passage, like [1]."""
 
 PASSAGE_TEMPLATE = "[{n}] ({title} — {section})\n{text}"
 

@@ -38,6 +38,39 @@ def _short_title(doc: Document) -> str:
     return "Guide" if doc.metadata.get("primary") else doc.metadata.get("title", "")
 
 
+def lean_passages(question: str, passages: list[Document], k: int, max_tokens: int) -> list[Document]:
+    """The top `k` passages, each cut to its most relevant whole sentences within `max_tokens`.
+
+    Prompt reading dominates a CPU LLM's first-token time (~100 tokens/s for the 1.5B model on
+    2 cores), so the prompt carries only what can support the answer. Metadata `highlight`
+    records the kept spans of the passage's quote.
+    """
+    from ..text import sentence_spans, terms
+    from ..tokens import count_tokens
+
+    q = set(terms(question))
+    out = []
+    for doc in passages[:k]:
+        quote = doc.metadata.get("quote") or doc.page_content
+        if doc.metadata.get("kind") == "factor_row" or count_tokens(doc.page_content) <= max_tokens:
+            out.append(Document(page_content=doc.page_content, metadata={**doc.metadata, "highlight": [(0, len(quote))]}, id=doc.id))
+            continue
+        spans = sentence_spans(quote)
+        ranked = sorted(range(len(spans)), key=lambda i: (-len(q & set(terms(quote[spans[i][0]:spans[i][1]]))), i))
+        keep, used = [], 0
+        for i in ranked:
+            cost = count_tokens(quote[spans[i][0]:spans[i][1]])
+            if used + cost > max_tokens and keep:
+                continue
+            keep.append(i)
+            used += cost
+        keep.sort()
+        text = " … ".join(" ".join(quote[spans[i][0]:spans[i][1]].split()) for i in keep)
+        meta = {**doc.metadata, "highlight": [spans[i] for i in keep]}
+        out.append(Document(page_content=f"{doc.metadata.get('section', '')}\n{text}", metadata=meta, id=doc.id))
+    return out
+
+
 class ChatEngine:
     """Streams an answer from a LangChain chat model; errors and deadlines become EngineFailedError.
 
@@ -47,12 +80,17 @@ class ChatEngine:
 
     is_llm = True
 
-    def __init__(self, name: str, spec: str, chat_model, timeout: float) -> None:
+    def __init__(self, name: str, spec: str, chat_model, timeout: float, *, max_passages: int = 4,
+                 passage_tokens: int = 110) -> None:
         self.name, self.spec, self.model, self.timeout = name, spec, chat_model, timeout
+        self.max_passages, self.passage_tokens = max_passages, passage_tokens
         self._busy = threading.Lock()
 
+    def prompt_passages(self, question: str, passages: list[Document]) -> list[Document]:
+        return lean_passages(question, passages, self.max_passages, self.passage_tokens)
+
     def stream(self, question: str, passages: list[Document]) -> Iterator[str]:
-        yield from self.stream_messages(build_messages(question, passages))
+        yield from self.stream_messages(build_messages(question, self.prompt_passages(question, passages)))
 
     def stream_messages(self, messages: list) -> Iterator[str]:
         yield from _with_deadline(lambda: self.model.stream(messages), self.timeout, self.spec, self._busy)
@@ -90,7 +128,9 @@ def _with_deadline(make_iter, timeout: float, spec: str, busy: threading.Lock) -
             busy.release()
         q.put(done)
 
-    threading.Thread(target=work, daemon=True, name=f"llm-{spec}").start()
+    worker = threading.Thread(target=work, daemon=True, name=f"llm-{spec}")
+    _track(worker, cancel)
+    worker.start()
     try:
         while True:
             try:
@@ -111,6 +151,35 @@ def _with_deadline(make_iter, timeout: float, spec: str, busy: threading.Lock) -
         cancel.set()
 
 
+_LIVE: dict[threading.Thread, threading.Event] = {}
+_LIVE_LOCK = threading.Lock()
+_AT_EXIT: list[bool] = []
+
+
+def _track(worker: threading.Thread, cancel: threading.Event) -> None:
+    """Remember running generations so interpreter exit can stop them first: a llama.cpp model
+    freed under a still-generating thread crashes the process (seen as a segfault at exit)."""
+    with _LIVE_LOCK:
+        if not _AT_EXIT:
+            import atexit
+
+            atexit.register(_stop_all)
+            _AT_EXIT.append(True)
+        for t in [t for t in _LIVE if not t.is_alive()]:
+            del _LIVE[t]
+        _LIVE[worker] = cancel
+
+
+def _stop_all(grace: float = 30.0) -> None:
+    with _LIVE_LOCK:
+        live = list(_LIVE.items())
+    for _t, cancel in live:
+        cancel.set()
+    end = time.monotonic() + grace
+    for t, _cancel in live:
+        t.join(timeout=max(0.0, end - time.monotonic()))
+
+
 def _describe(exc: BaseException) -> str:
     """Error text without secrets: keys never appear (we redact anything that looks like one)."""
     from ..redact import redact
@@ -129,7 +198,7 @@ def make_local(arg: str, settings: Settings) -> ChatEngine:
         raise EngineUnavailableError("The local engine needs llama-cpp-python, which is not installed.", LOCAL_EXTRA_FIX) from exc
     path = resolve_model(arg or "qwen-1.5b", settings.models_dir)
     chat = build_llamacpp_chat(path, n_ctx=settings.llm_context_tokens, max_tokens=settings.llm_max_tokens)
-    return ChatEngine("local", f"local:{arg or 'qwen-1.5b'}", chat, settings.llm_timeout)
+    return ChatEngine("local", f"local:{arg or 'qwen-1.5b'}", chat, settings.llm_timeout, **_prompt_shape(settings))
 
 
 def make_openai(arg: str, settings: Settings) -> ChatEngine:
@@ -141,7 +210,7 @@ def make_openai(arg: str, settings: Settings) -> ChatEngine:
     chat = ChatOpenAI(model=model, temperature=0, max_tokens=settings.llm_max_tokens, timeout=settings.llm_timeout,
                       max_retries=settings.llm_max_retries, base_url=os.environ.get("OPENAI_BASE_URL") or None,
                       streaming=True)
-    return ChatEngine("openai", f"openai:{model}", chat, settings.llm_timeout)
+    return ChatEngine("openai", f"openai:{model}", chat, settings.llm_timeout, **_prompt_shape(settings))
 
 
 def make_ollama(arg: str, settings: Settings) -> ChatEngine:
@@ -153,4 +222,8 @@ def make_ollama(arg: str, settings: Settings) -> ChatEngine:
         host = f"http://{host}"
     chat = ChatOllama(model=model, base_url=host, temperature=0, num_predict=settings.llm_max_tokens,
                       client_kwargs={"timeout": settings.llm_timeout})
-    return ChatEngine("ollama", f"ollama:{model}", chat, settings.llm_timeout)
+    return ChatEngine("ollama", f"ollama:{model}", chat, settings.llm_timeout, **_prompt_shape(settings))
+
+
+def _prompt_shape(settings: Settings) -> dict:
+    return {"max_passages": settings.llm_passages, "passage_tokens": settings.llm_passage_tokens}
