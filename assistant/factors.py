@@ -97,15 +97,19 @@ def _factor_tokens(text: str) -> set[str]:
 
 
 def named_factors(question: str, factors: list[str]) -> list[str]:
-    """Factors the question names: all of a factor's words, or two or more including one that no
-    other factor has ("AI/ML" names "AI / ML Ecosystem"; "startup" alone names nothing)."""
-    q = _factor_tokens(question)
+    """Factors the question names: all of a factor's words, two or more including one that no
+    other factor has, or a short distinctive acronym ("AI" names "AI / ML Ecosystem", "CPU"
+    names "Performance (CPU)"; "startup" alone names nothing)."""
+    # The two stacks being compared are not factors ("Node.js" must not name "Full-Stack JS").
+    q = _factor_tokens(re.sub(r"\bnode\.?js\b|\bnode\b|\bpython\b", " ", question, flags=re.I))
     toks = {f: {t for t in _factor_tokens(f) if "/" not in t or t in ("i/o",)} for f in factors}
     named = []
     for f, ft in toks.items():
         others = set().union(*(t for g, t in toks.items() if g != f)) if len(toks) > 1 else set()
         hit = ft & q
-        if ft and (hit == ft or (len(hit) >= 2 and hit - others)):
+        distinctive = hit - others
+        acronym = any(len(t) <= 3 for t in distinctive)  # "AI", "CPU", "I/O" name their factor alone
+        if ft and (hit == ft or (len(hit) >= 2 and distinctive) or acronym):
             named.append(f)
     # "Performance (I/O)" beats "Performance (CPU)" when only I/O is named.
     return sorted(named, key=lambda f: -len(toks[f] & q))

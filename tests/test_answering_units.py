@@ -102,3 +102,23 @@ def test_local_without_the_extra_names_the_install_command(monkeypatch):
     with pytest.raises(EngineUnavailableError) as info:
         build_engine("local", load_settings())
     assert ".[local]" in info.value.fix
+
+
+FACTORS = ["Performance (I/O)", "Performance (CPU)", "AI / ML Ecosystem", "Real-Time Apps", "Full-Stack JS",
+           "Learning Curve", "Library Ecosystem", "Security (Built-in)", "Developer Availability", "Microservices",
+           "Startup Velocity"]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which is better for performance (i/o), Node.js or Python?", ["Performance (I/O)"]),
+    ("Which is better for CPU-heavy work?", ["Performance (CPU)"]),
+    ("and for AI, Node.js or Python?", ["AI / ML Ecosystem"]),
+    ("Which has better built-in security?", ["Security (Built-in)"]),
+    ("Is Python a poor fit for microservices?", ["Microservices"]),
+    ("Is Node.js good for our startup?", []),          # "Node.js" is not "Full-Stack JS"; "startup" alone names nothing
+    ("Which is better for performance?", []),          # ambiguous: retrieval decides
+])
+def test_named_factors(question, expected):
+    from assistant.factors import named_factors
+
+    assert named_factors(question, FACTORS) == expected

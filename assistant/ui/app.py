@@ -1,0 +1,169 @@
+"""`create_app(settings)`: the Blocks with the Chat, Compare and Decide views, wired to one Runtime.
+
+Building the Blocks loads nothing; the assistant loads (or the index is built) in the background
+when the server starts or the first page opens, with progress shown in the status line.
+"""
+
+from ..config import Settings
+from ..decide import QUESTIONS
+from ..engines import default_spec
+from . import chat, compare, decide
+from . import sources_panel as sp
+from .feedback import FeedbackLog, feedback_path
+from .runtime import Runtime
+
+HEADER = ('<div id="sa-header"><h1>Stack Assistant</h1><p>Node.js or Python for your startup backend? '
+          "Cited answers from one guide and the official docs beside it.</p></div>")
+
+
+def status_html(runtime: Runtime, engine: str) -> str:
+    """Which engine answers, the index's size and sources, the guide's as-of date (or start-up progress)."""
+    if not runtime.ready:
+        if runtime.error:
+            return sp.error_notice(runtime.error.problem, runtime.error.fix)
+        pct = f" ({runtime.fraction:.0%})" if runtime.fraction is not None else ""
+        return f'<div class="sa-status-line">Starting up: {sp.esc(runtime.phase)}{pct}…</div>'
+    kb = runtime.get().kb
+    sources = kb.manifest.get("sources", [])
+    guide = next((s for s in sources if s.get("id") == "guide"), {})
+    titles = "".join(f"<li>{sp.esc(s.get('title'))} ({int(s.get('chunks', 0))} passages)</li>" for s in sources)
+    as_of = f' · guide as of <b>{sp.esc(guide["as_of"])}</b>' if guide.get("as_of") else ""
+    return (f'<div class="sa-status-line">Answering with <b>{sp.esc(engine)}</b>{as_of} · index: <b>{len(kb.docs)}</b> '
+            f'passages from <details><summary><b>{len(sources)}</b> sources</summary><ul>{titles}</ul></details></div>')
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None):
+    """The UI as a gr.Blocks (not launched). Pass a `runtime` to reuse a loaded Assistant (tests)."""
+    import gradio as gr
+
+    from .theme import CSS, theme
+
+    runtime = runtime or Runtime(settings)
+    votes = FeedbackLog(feedback_path(settings))
+    choices, engine_value, engine_info = chat.engine_choices(default_spec(settings))
+    factor_cits: list = []
+
+    with gr.Blocks(title="Stack Assistant", analytics_enabled=False) as demo:
+        gr.HTML(HEADER, js_on_load=None)
+        status = gr.HTML(status_html(runtime, engine_value), elem_id="sa-status", js_on_load=None)
+        with gr.Tabs(elem_id="sa-tabs"):
+            with gr.Tab("Chat", id="chat", elem_id="sa-tab-chat"):
+                turns = gr.State([])
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=380):
+                        chatbot = gr.Chatbot(
+                            value=[], elem_id="sa-chatbot", height=540, label="Conversation", show_label=False,
+                            sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
+                            feedback_options=("Like", "Dislike"), placeholder=chat.WELCOME, buttons=["copy"])
+                        with gr.Row(equal_height=True):
+                            msg = gr.Textbox(
+                                placeholder="Ask about Node.js vs Python… e.g. “Which is better for real-time apps?”",
+                                label="Question", show_label=False, scale=5, autofocus=True, elem_id="sa-input", max_lines=6)
+                            send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="sa-send")
+                        examples = gr.Dataset(components=["textbox"], samples=[], type="index", label="Try asking",
+                                              elem_id="sa-examples", samples_per_page=12)
+                        with gr.Row(equal_height=True):
+                            engine = gr.Dropdown(choices=choices, value=engine_value, label="Engine", scale=3,
+                                                 elem_id="sa-engine")
+                            new = gr.Button("New conversation", scale=1, elem_id="sa-new")
+                        notice = gr.HTML(chat.engine_notice(engine_value, engine_info), elem_id="sa-notice", js_on_load=None)
+                        voted = gr.HTML("", elem_id="sa-feedback", js_on_load=None)
+                    with gr.Column(scale=2, min_width=320):
+                        sources = gr.HTML(chat.sources_html(None), elem_id="sa-sources", js_on_load=None)
+            with gr.Tab("Compare", id="compare", elem_id="sa-tab-compare"):
+                gr.Markdown("The guide's factor table. Tick what matters to your product; every cell cites its row.")
+                factors = gr.CheckboxGroup(choices=[], label="Factors that matter to us", elem_id="sa-factors")
+                tally = gr.HTML(compare.tally_html([], []), elem_id="sa-tally", js_on_load=None)
+                grid = gr.HTML("", elem_id="sa-grid", js_on_load=None)
+            with gr.Tab("Decide", id="decide", elem_id="sa-tab-decide"):
+                gr.Markdown("The guide's five questions. Answer them for a recommendation grounded in the guide, "
+                            "each reason cited. No LLM involved.")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1):
+                        radios = [gr.Radio(list(q.options), label=q.label, elem_id=f"sa-q-{q.key}") for q in QUESTIONS]
+                        pmf = gr.Checkbox(label="We already have product–market fit", elem_id="sa-pmf")
+                        go = gr.Button("Recommend", variant="primary", elem_id="sa-decide")
+                    with gr.Column(scale=1):
+                        result = gr.HTML('<div class="sa-decision sa-empty">Your recommendation appears here.</div>',
+                                         elem_id="sa-result", js_on_load=None)
+
+        # -- start-up: show progress until the assistant is ready, then fill the views from the index
+        def on_load(engine_spec, progress=gr.Progress()):  # noqa: B008 - Gradio's way to ask for a progress bar
+            runtime.start()
+            while not runtime.wait(0.4):
+                progress(runtime.fraction or 0.0, desc=runtime.phase)
+                yield status_html(runtime, engine_spec), gr.skip(), gr.skip(), gr.skip()
+            if not runtime.ready:
+                yield status_html(runtime, engine_spec), gr.skip(), gr.skip(), gr.skip()
+                return
+            kb = runtime.get().kb
+            factor_cits[:] = compare.factor_citations(kb)
+            yield (status_html(runtime, engine_spec), gr.Dataset(samples=[[q] for q in chat.example_questions(kb)]),
+                   gr.CheckboxGroup(choices=[c.factor for c in factor_cits]), compare.grid_html(factor_cits))
+
+        demo.load(on_load, inputs=[engine], outputs=[status, examples, factors, grid], concurrency_limit=None,
+                  show_progress_on=[status, sources], api_visibility="private")
+
+        # -- chat
+        def ask(message: str, turns_: list, engine_spec: str):
+            """Answer `message` (streaming), citing its sources; the session keeps the conversation."""
+            yield from chat.respond(runtime, message, turns_, engine_spec)
+
+        # One concurrency group for every way of asking: at most Settings.concurrency_limit answers at once.
+        chat_io = dict(inputs=[msg, turns, engine], outputs=[msg, chatbot, turns, sources, notice],
+                       concurrency_id="answer", concurrency_limit=settings.concurrency_limit)
+        msg.submit(ask, **chat_io, api_name="chat")
+        send.click(ask, **chat_io, api_visibility="private")
+
+        def pick_example(i):
+            if not runtime.ready:
+                return gr.skip()
+            qs = chat.example_questions(runtime.get().kb)
+            return qs[i] if isinstance(i, int) and 0 <= i < len(qs) else gr.skip()
+
+        examples.click(pick_example, [examples], [msg], api_visibility="private", concurrency_limit=None).then(
+            ask, **chat_io, api_visibility="private")
+
+        def reset():
+            return [], [], chat.sources_html(None), "", ""
+
+        new.click(reset, outputs=[chatbot, turns, sources, notice, voted], api_visibility="private", concurrency_limit=None)
+        chatbot.clear(reset, outputs=[chatbot, turns, sources, notice, voted], api_visibility="private", concurrency_limit=None)
+
+        def on_select(turns_: list, evt: gr.SelectData):
+            return chat.select_turn(turns_, evt.index)
+
+        chatbot.select(on_select, [turns], [sources, notice], api_visibility="private", concurrency_limit=None)
+
+        def on_like(turns_: list, evt: gr.LikeData):
+            return chat.record_feedback(votes, turns_, evt.index, evt.liked)
+
+        chatbot.like(on_like, [turns], [voted], api_visibility="private", concurrency_limit=None)
+
+        def on_engine(engine_spec: str):
+            return status_html(runtime, engine_spec), chat.engine_notice(engine_spec, engine_info)
+
+        engine.change(on_engine, [engine], [status, notice], api_visibility="private", concurrency_limit=None)
+
+        # -- compare
+        def compare_factors(selected: list[str]):
+            """The tally of the ticked factors and the grid (with those rows marked)."""
+            cits = factor_cits or compare.factor_citations(runtime.get().kb)
+            return compare.tally_html(cits, selected), compare.grid_html(cits, selected)
+
+        # Private: the factor choices come from the index at page load, so a client that never loaded
+        # the page would fail CheckboxGroup's validation.
+        factors.change(compare_factors, [factors], [tally, grid], api_visibility="private", concurrency_limit=None)
+
+        # -- decide
+        def recommend(data_flow, ai, team, full_stack, security, has_pmf):
+            """The guide's five questions -> Node.js, Python or both, each reason cited."""
+            answers = dict(zip([q.key for q in QUESTIONS], [data_flow, ai, team, full_stack, security], strict=True))
+            return decide.decide(runtime, answers, bool(has_pmf))
+
+        go.click(recommend, [*radios, pmf], [result], api_name="decide", concurrency_limit=None)
+
+    demo.queue(default_concurrency_limit=settings.concurrency_limit)
+    demo.runtime = runtime
+    demo.launch_style = {"theme": theme(), "css": CSS}
+    return demo
