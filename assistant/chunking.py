@@ -23,7 +23,7 @@ from .structure import Section, guide_sections, markup_sections
 from .text import SENTENCE_END
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "c2"
+CHUNKER_VERSION = "c3"
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,25 @@ def chunk_source(source: SourceDoc, budget: int) -> list[Document]:
     if source.fmt == "guide":
         table = source.structure["table"]
         header, rows = parse_factor_table(text, table["header_line"], table["first_row"], table["last_row"])
+        context = table.get("context", {})
+        unknown = set(context) - {r.factor for r in rows}
+        if unknown:
+            raise ValueError(f"guide.toml [table.context] names factors not in the table: {sorted(unknown)}")
+        offsets = line_offsets(text)
         for row in rows:
             meta = _meta(source, "Factor table", f"#L{row.line}", row.start, row.end, "factor_row")
             meta.update(factor=row.factor, winner=row.winner, node_cell=row.node, python_cell=row.python,
                         quote=text[row.start:row.end])
-            docs.append(_doc(row.render(header), meta))
+            row_doc = _doc(row.render(header), meta)
+            docs.append(row_doc)
+            if context.get(row.factor):
+                # An extra vector for the row (multi-vector retrieval): the guide's own prose about
+                # this factor. It is never shown or cited itself; retrieval maps it to its row.
+                prose = "\n".join(text[slice(*line_span(text, offsets, n))] for n in context[row.factor])
+                extra = {**meta, "kind": "factor_context", "parent_id": row_doc.metadata["chunk_id"]}
+                extra.pop("chunk_id", None)
+                extra.pop("tokens", None)
+                docs.append(_doc(f"{row.factor}\n{prose}", extra))
         table_lines = range(table["header_line"], table["last_row"] + 1)
         sections = guide_sections(text, source.structure["sections"], skip_lines=set(table_lines))
     else:
@@ -98,6 +112,9 @@ def _split_long(text: str, start: int, end: int, budget: int) -> list[tuple[int,
     return out
 
 
+_CUT_WINDOW = 32  # characters per token of budget: more than any token spans
+
+
 def _split_words(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
     words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
     out: list[tuple[int, int]] = []
@@ -110,9 +127,17 @@ def _split_words(text: str, start: int, end: int, budget: int) -> list[tuple[int
             out.append((cur_start, prev_end))
             cur_start = ws
         prev_end = we
-        # A single "word" over budget (e.g. a long base64 line) is cut hard by characters.
-        while count_tokens(text[cur_start:prev_end]) > budget and prev_end - cur_start > 1:
-            cut = cur_start + max(1, (prev_end - cur_start) * budget // (2 * count_tokens(text[cur_start:prev_end])))
+        # A single "word" over budget (e.g. a long base64 line) is cut hard by characters. Only a
+        # window of it is tokenized per cut: the whole rest each time was quadratic (minutes for 200 KB).
+        while prev_end - cur_start > 1:
+            window = min(prev_end, cur_start + _CUT_WINDOW * budget)
+            n = count_tokens(text[cur_start:window])
+            if n <= budget:
+                if window == prev_end:
+                    break
+                cut = window
+            else:
+                cut = cur_start + max(1, (window - cur_start) * budget // (2 * n))
             out.append((cur_start, cut))
             cur_start = cut
     if cur_start is not None and prev_end is not None and prev_end > cur_start:

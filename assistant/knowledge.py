@@ -13,9 +13,9 @@ from langchain_core.documents import Document
 
 from .config import Settings
 from .errors import IndexCorruptError, IndexMissingError, StoreUnavailableError
-from .ingest import read_manifest
-from .store import REBUILD_FIX, build_vector_store, get_client
-from .text import STOPWORDS, idf_table
+from .ingest import manifest_path, read_manifest
+from .store import REBUILD_FIX, build_vector_store, chroma_dir, collection_name, get_client
+from .text import idf_table, tokens
 
 NO_INDEX_FIX = "Build it first: assistant ingest (or start the UI, which builds it)."
 
@@ -55,8 +55,8 @@ class KnowledgeBase:
             import bm25s
 
             model = bm25s.BM25()
-            model.index(bm25s.tokenize([search_text(d) for d in self.docs], stopwords=list(STOPWORDS), show_progress=False),
-                        show_progress=False)
+            # Our own tokenizer on both sides (the retriever tokenizes queries the same way).
+            model.index([tokens(search_text(d)) or [""] for d in self.docs], show_progress=False)
             self._bm25 = model
         return self._bm25
 
@@ -81,6 +81,8 @@ def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
 
     client = get_client(settings, create=False)
     manifest = read_manifest(settings) or {}
+    if not manifest and manifest_path(settings).exists():
+        raise IndexCorruptError(f"The index manifest {manifest_path(settings)} is damaged.", REBUILD_FIX)
     if client is None or (settings.store_mode == "embedded" and not manifest):
         raise IndexMissingError(f"No index found in {settings.index_dir}.", NO_INDEX_FIX)
     store = build_vector_store(settings, embeddings or build_embeddings(settings.embedding_model), client)
@@ -94,5 +96,26 @@ def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
     docs = [Document(page_content=text, metadata=meta, id=cid)
             for cid, text, meta in zip(raw["ids"], raw["documents"], raw["metadatas"])]
     if not docs:
+        built = manifest.get("collection")
+        if built and built != collection_name(settings):
+            raise IndexMissingError(f"The index in {settings.index_dir} was built as {built}; these settings need "
+                                    f"{collection_name(settings)} (chunking or embedding settings changed).",
+                                    "Rebuild it for these settings: assistant ingest")
+        if built and any(s.get("chunks") for s in manifest.get("sources", [])):  # built once, now lost
+            where = chroma_dir(settings) if settings.store_mode == "embedded" else f"the Chroma server's {built}"
+            raise IndexCorruptError(f"The index at {where} has lost its chunks ({manifest_path(settings)} lists them).",
+                                    REBUILD_FIX)
         raise IndexMissingError(f"The index in {settings.index_dir} is empty.", NO_INDEX_FIX)
-    return KnowledgeBase(settings, store, docs, manifest)
+    return KnowledgeBase(settings, store, docs, manifest or _manifest_from_docs(settings, docs))
+
+
+def _manifest_from_docs(settings: Settings, docs: list[Document]) -> dict:
+    """A server-mode replica has no local index.json: describe the sources from the store itself."""
+    sources: dict[str, dict] = {}
+    for d in sorted(docs, key=lambda d: (not d.metadata.get("primary"), d.metadata.get("source_id", ""))):
+        m = d.metadata
+        entry = sources.setdefault(m.get("source_id", ""), {"id": m.get("source_id", ""), "title": m.get("title", ""),
+                                                            "origin": m.get("origin", ""), "url": m.get("url", "").split("#")[0],
+                                                            "chunks": 0, "as_of": ""})
+        entry["chunks"] += 1
+    return {"collection": collection_name(settings), "sources": list(sources.values()), "from_store": True}

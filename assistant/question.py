@@ -28,6 +28,7 @@ INJECTION = re.compile(
 _CLAUSE = re.compile(r"(?<=[.?!;:])\s+|\s*,\s*(?:and|then|but)?\s*|\s+(?:and|then|but)\s+(?=(?:tell|say|answer|explain|which|what|how|is|does|should|print|repeat|reveal|end)\b)", re.I)
 
 
+_ASKS = re.compile(r"(?:which|what|how|why|when|who|where|should|is|are|does|do|can|could|would|will|tell me|compare|explain)\b", re.I)
 _SCRIPT = re.compile(r"<\s*(script|style)\b.*?(?:<\s*/\s*\1\s*>|$)", re.I | re.S)
 _MARKUP = re.compile(r"<[^<>]{0,200}>")
 
@@ -38,9 +39,21 @@ def strip_injection(question: str) -> tuple[str, bool]:
     markup = without_markup != question
     if not INJECTION.search(without_markup):
         return (re.sub(r"\s+", " ", without_markup).strip(), True) if markup else (question, False)
-    clauses = [c for c in _CLAUSE.split(without_markup) if c and c.strip()]
-    kept = [c.strip() for c in clauses if not INJECTION.search(c)]
-    return re.sub(r"\s+", " ", " ".join(kept)).strip(), True
+    kept_parts = []
+    for sentence in re.split(r"(?<=[.?!])\s+", without_markup):
+        if not INJECTION.search(sentence):
+            kept_parts.append(sentence.strip())
+            continue
+        # In a sentence that instructs the assistant, keep only the clauses that ask something
+        # ("…and tell me which wins on X"); persona text ("an AI that can do anything") goes.
+        for clause in _CLAUSE.split(sentence):
+            clause = (clause or "").strip()
+            if clause and not INJECTION.search(clause) and (clause.endswith("?") or _ASKS.match(clause)):
+                kept_parts.append(clause)
+    kept = re.sub(r"\s+", " ", " ".join(p for p in kept_parts if p)).strip()
+    if not ("?" in kept or _ASKS.search(kept)):
+        kept = ""
+    return kept, True
 
 
 def clean_question(raw: object, max_chars: int) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from .text import coverage, terms
+from .text import STOPWORDS, coverage, terms
 
 _TERM = re.compile(r"[A-Za-z][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]|[A-Z]")
 # Words that are capitalised in questions without naming anything.
@@ -62,9 +62,11 @@ def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[s
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
     """Capitalised or mixed-case terms of the question that appear nowhere in the corpus."""
     out = []
-    words = _TERM.findall(question)
-    for i, word in enumerate(words):
-        if not _looks_like_name(word, first=(i == 0)):
+    for m in _TERM.finditer(question):
+        word = m.group()
+        before = question[:m.start()].rstrip(" \t\"'(")
+        first = not before or before[-1] in ".?!:;\n"  # sentence-initial: capitalised by grammar
+        if word.lower() in STOPWORDS or not _looks_like_name(word, first=first):
             continue
         parts = [p for p in re.split(r"[.\-+#]", word.lower()) if len(p) >= 2]
         if not parts or all(_known(p, vocabulary) for p in parts):

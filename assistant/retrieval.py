@@ -17,6 +17,7 @@ from pydantic import ConfigDict
 
 from .factors import named_factors
 from .knowledge import KnowledgeBase
+from .store import server_unavailable
 from .text import tokens as text_tokens
 
 
@@ -32,8 +33,8 @@ class HybridRetriever(BaseRetriever):
     primary_boost: float = 1.15
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None) -> list[Document]:
-        dense = self.dense(query)
-        sparse = self.sparse(query)
+        dense = self._canonical(self.dense(query))
+        sparse = self._canonical(self.sparse(query))
         fused: dict[str, float] = {}
         for ranked in (dense, sparse):
             for rank, (cid, _score) in enumerate(ranked):
@@ -58,9 +59,26 @@ class HybridRetriever(BaseRetriever):
         out.sort(key=lambda d: (-d.metadata["fused_score"], d.metadata["chunk_id"]))
         return out[: self.k]
 
+    def _canonical(self, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Map extra vectors (a factor row's prose context) to their row; keep each row's best rank."""
+        by_id, seen, out = self.kb.by_id, set(), []
+        for cid, score in ranked:
+            doc = by_id.get(cid)
+            cid = (doc.metadata.get("parent_id") or cid) if doc is not None else cid
+            if cid not in seen:
+                seen.add(cid)
+                out.append((cid, score))
+        return out
+
     def dense(self, query: str) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) best first."""
-        hits = self.kb.store.similarity_search_with_score(query, k=min(self.fetch_k, len(self.kb.docs)))
+        try:
+            hits = self.kb.store.similarity_search_with_score(query, k=min(self.fetch_k, len(self.kb.docs)))
+        except Exception as exc:
+            if self.kb.settings.store_mode != "server":
+                raise
+            # Down or restarted mid-session: a clear error now; the next question reconnects.
+            raise server_unavailable(self.kb.settings, exc) from exc
         return [(d.metadata["chunk_id"], 1.0 - float(dist)) for d, dist in hits]
 
     def sparse(self, query: str) -> list[tuple[str, float]]:

@@ -17,8 +17,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)?")
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-case words minus stop words (BM25 tokenizer)."""
-    return [w for w in re.findall(r"\w\w+", text.lower()) if w not in STOPWORDS]
+    """Lower-case words minus stop words, plural 's' stripped (BM25 tokenizer: "MVP" finds "MVPs")."""
+    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+            for w in re.findall(r"\w\w+", text.lower()) if w not in STOPWORDS]
 
 
 def terms(text: str) -> list[str]:

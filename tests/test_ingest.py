@@ -14,6 +14,10 @@ from assistant.knowledge import load_knowledge
 
 from .conftest import make_settings
 
+# The guide indexes as 29 passages (18 prose + 11 factor rows) plus 11 extra vectors, one per
+# row, carrying the guide's prose about that factor (multi-vector retrieval; see corpus/guide.toml).
+GUIDE = 40
+
 
 def _store_ids(settings):
     kb = load_knowledge(settings)
@@ -22,12 +26,12 @@ def _store_ids(settings):
 
 def test_first_run_counts_and_rerun_embeds_nothing(guide_index):
     settings, first = guide_index
-    assert first.chunks == 29 and first.added == 29 and first.embedded == 29 and not first.failures
+    assert first.chunks == GUIDE and first.added == GUIDE and first.embedded == GUIDE and not first.failures
     again = ingest(settings)
-    assert again.embedded == 0 and again.unchanged == 29 and again.deleted == 0
+    assert again.embedded == 0 and again.unchanged == GUIDE and again.deleted == 0
     ids = _store_ids(settings)
-    assert len(ids) == len(set(ids)) == 29
-    assert len(record_manager(settings).list_keys()) == 29
+    assert len(ids) == len(set(ids)) == GUIDE
+    assert len(record_manager(settings).list_keys()) == GUIDE
 
 
 def test_full_corpus_with_related_sources(full_index):
@@ -43,16 +47,16 @@ def test_edit_reembeds_only_that_file_and_delete_removes_its_chunks(tmp_path, co
     note = corpus_copy / "notes.md"
     note.write_text("# Our notes\n\nWe deploy on Fridays.\n\n## Hiring\n\nWe hire generalists who write TypeScript.\n")
     first = ingest(settings)
-    assert first.added == 29 + 2
+    assert first.added == GUIDE + 2
     note.write_text("# Our notes\n\nWe deploy on Mondays now.\n\n## Hiring\n\nWe hire generalists who write TypeScript.\n")
     edited = ingest(settings)
     # Only the edited file's chunks are re-embedded (its later chunks too: their spans moved).
-    assert edited.added == edited.deleted and 1 <= edited.added <= 2 and edited.unchanged == 31 - edited.added
+    assert edited.added == edited.deleted and 1 <= edited.added <= 2 and edited.unchanged == GUIDE + 2 - edited.added
     note.unlink()
     removed = ingest(settings)
     assert removed.deleted == 2 and removed.added == 0
     ids = _store_ids(settings)
-    assert len(ids) == len(set(ids)) == 29 and not any(i.startswith("user-notes") for i in ids)
+    assert len(ids) == len(set(ids)) == GUIDE and not any(i.startswith("user-notes") for i in ids)
 
 
 def test_bad_files_are_named_and_skipped_while_the_rest_is_indexed(tmp_path, corpus_copy):
@@ -74,7 +78,7 @@ def test_bad_files_are_named_and_skipped_while_the_rest_is_indexed(tmp_path, cor
     assert "unsupported" in problems["slides.pdf"]["problem"]
     assert "cannot be read" in problems["gone.md"]["problem"]
     assert {s["id"] for s in report.sources} == {"guide", "user-good"}
-    assert report.chunks == 30
+    assert report.chunks == GUIDE + 1
 
 
 def test_cli_exit_status_zero_with_skips_nonzero_when_nothing_indexed(tmp_path, capsys):
@@ -118,7 +122,7 @@ def test_corrupted_index_gives_rebuild_fix_and_rebuild_recovers(tmp_path, capsys
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--rebuild" in err
     report = ingest(settings, rebuild=True)
-    assert report.added == 29 and len(_store_ids(settings)) == 29
+    assert report.added == GUIDE and len(_store_ids(settings)) == GUIDE
 
 
 def test_second_ingest_while_one_runs_is_refused(tmp_path):
@@ -147,7 +151,7 @@ def test_unreachable_related_source_is_named_and_rest_ingests(tmp_path, corpus_c
     report = ingest(make_settings(corpus_dir=corpus_copy, index_dir=tmp_path / "idx"), related=True)
     assert report.failures and report.failures[0]["name"] == "related source nowhere"
     assert "cannot download" in report.failures[0]["problem"] and "--related-dir" in report.failures[0]["fix"]
-    assert report.chunks == 29
+    assert report.chunks == GUIDE
 
 
 def test_related_sources_download_over_http_and_are_cached(tmp_path, corpus_copy):

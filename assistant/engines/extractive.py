@@ -44,6 +44,10 @@ class ExtractiveEngine:
     def compose(self, question: str, passages: list[Document]) -> Composition:
         if not passages:
             return Composition("The guide doesn't cover that.")
+        if _LISTY.search(question):  # "When should I choose Python?" wants the guide's list, not one row
+            listed, overlap = self._list_passage(question, passages[:3])
+            if listed is not None and overlap:
+                return self._list_answer(passages[listed], listed + 1)
         row_n = self._verdict_row(question, passages)
         if row_n:
             return self._verdict(question, passages, row_n)
@@ -54,7 +58,7 @@ class ExtractiveEngine:
     def _verdict_row(question: str, passages: list[Document]) -> int | None:
         if not COMPARISON.search(question):
             return None
-        for n, doc in enumerate(passages[:2], start=1):
+        for n, doc in enumerate(passages[:3], start=1):
             if doc.metadata.get("kind") == "factor_row":
                 return n
         return None
@@ -76,12 +80,12 @@ class ExtractiveEngine:
 
     # -- quoted sentences ---------------------------------------------------------------
     def _sentences(self, question: str, passages: list[Document]) -> Composition:
-        listed = self._list_passage(question, passages[:3]) if _LISTY.search(question) else None
+        listed = self._list_passage(question, passages[:3])[0] if _LISTY.search(question) else None
         if listed is not None:
             return self._list_answer(passages[listed], listed + 1)
         units = self._best_units(question, passages, limit=3)
         if not units:
-            units = [(1, *self._first_unit(top))]
+            units = [(1, *self._first_unit(passages[0]))]
         units.sort(key=lambda u: (u[0], u[1][0]))
         comp = Composition("")
         parts = []
@@ -92,8 +96,8 @@ class ExtractiveEngine:
         return comp
 
     @staticmethod
-    def _list_passage(question: str, passages: list[Document]) -> int | None:
-        """Index of the list-like passage whose section title best matches the question."""
+    def _list_passage(question: str, passages: list[Document]) -> tuple[int | None, int]:
+        """(index, title overlap) of the list-like passage whose section title best matches the question."""
         q = set(terms(question))
         best, best_overlap = None, 0
         for i, doc in enumerate(passages):
@@ -103,7 +107,7 @@ class ExtractiveEngine:
             overlap = len(q & set(terms(doc.metadata.get("section", ""))))
             if overlap > best_overlap or (best is None and i == 0):
                 best, best_overlap = i, overlap
-        return best
+        return best, best_overlap
 
     @staticmethod
     def _list_answer(doc: Document, n: int) -> Composition:
