@@ -39,9 +39,14 @@ _LEAK_N = 6
 _PROMPT_RUNS = _ngrams(SYSTEM_PROMPT.split("\n", 1)[1], _LEAK_N) - _ngrams("The guide doesn't cover that.", _LEAK_N)
 
 
+# A passage header as PASSAGE_TEMPLATE writes it ("[2] (Guide — Factor table)" + newline): an
+# answer containing one is replaying its prompt's context (small models do), injected text and all.
+_PASSAGE_HEADER = re.compile(r"\[\d{1,3}\]\s*\([^()\n]{0,300} — [^()\n]{0,300}\)[ \t]*\n")
+
+
 def leaks_prompt(text: str) -> bool:
-    """True when `text` repeats a run of the system prompt's rules (a prompt-injection success)."""
-    return not _ngrams(text, _LEAK_N).isdisjoint(_PROMPT_RUNS)
+    """True when `text` repeats the system prompt's rules or replays the prompt's numbered passages."""
+    return bool(_PASSAGE_HEADER.search(text)) or not _ngrams(text, _LEAK_N).isdisjoint(_PROMPT_RUNS)
 
 
 def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
@@ -108,7 +113,7 @@ def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) ->
                 first = first or time.perf_counter()
                 pieces.append(piece)
                 if leaks_prompt("".join(pieces)):  # stop before the rest of the prompt is shown
-                    raise EngineFailedError(f"{engine.spec} repeated its instructions", "None needed; the passages are quoted instead.")
+                    raise EngineFailedError(f"{engine.spec} repeated its prompt instead of answering", "None needed; the passages are quoted instead.")
                 yield {"token": piece}
             raw = "".join(pieces)
             if not raw.strip():

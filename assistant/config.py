@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Tuned on eval/cases.jsonl by eval/tune_refusal.py; see eval/refusal_tuning.md.
 DEFAULT_MIN_RELEVANCE = 0.30
-DEFAULT_MIN_COVERAGE = 0.90
+DEFAULT_MIN_COVERAGE = 0.75
 
 
 class Settings(BaseSettings):

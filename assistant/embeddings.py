@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from langchain_core.embeddings import Embeddings
+
 from .errors import ConfigError
 
 BUNDLED_MODEL_ID = "all-MiniLM-L6-v2"
@@ -34,6 +36,10 @@ def build_embeddings(model: str = ""):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: no hub traffic, ever
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # torch and llama.cpp each bring an OpenMP runtime whose idle threads spin by default; on 2 busy
+    # cores the spinning teams starve each other (query embedding 5-10x slower; llama.cpp on a thread
+    # that ran torch 4-15x slower; see BENCHMARKS.md). Read when the runtimes load, i.e. before torch.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from langchain_huggingface import HuggingFaceEmbeddings
     from transformers.utils import logging as hf_logging
 
@@ -51,3 +57,17 @@ def build_embeddings(model: str = ""):
             f"Cannot load the embedding model {path!r}: {exc}",
             "Set ASSISTANT_EMBEDDING_MODEL to a local sentence-transformers folder, or unset it to use the bundled MiniLM.",
         ) from exc
+
+
+class LazyEmbeddings(Embeddings):
+    """`build_embeddings(model)` on the first embed call, so an ingest that finds nothing changed
+    never imports torch or loads the model (seconds saved on every unchanged re-ingest)."""
+
+    def __init__(self, model: str = "") -> None:
+        self.model = model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return build_embeddings(self.model).embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return build_embeddings(self.model).embed_query(text)

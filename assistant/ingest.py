@@ -19,7 +19,7 @@ from .chunking import CHUNKER_VERSION, chunk_source
 from .config import Settings
 from .errors import CorpusError, IndexWriteError, IngestBusyError
 from .sources import Problem, collect_corpus
-from .store import build_vector_store, check_sqlite, collection_name, ensure_writable, get_client
+from .store import build_vector_store, check_sqlite, collection_name, ensure_writable, get_client, server_unavailable
 
 MANIFEST = "index.json"
 RECORDS = "records.sqlite"
@@ -83,8 +83,11 @@ def record_manager(settings: Settings):
 
 
 def ingest(settings: Settings, *, related: bool = False, rebuild: bool = False, if_stale: bool = False,
-           progress=None) -> IngestReport:
-    """Index the corpus. Raises CorpusError/IndexWriteError only when nothing can be indexed."""
+           progress=None, embeddings=None) -> IngestReport:
+    """Index the corpus. Raises CorpusError/IndexWriteError only when nothing can be indexed.
+
+    `embeddings` (a LangChain Embeddings) defaults to the configured model, loaded only if a chunk
+    needs embedding."""
     from filelock import FileLock, Timeout
 
     t0 = time.perf_counter()
@@ -121,7 +124,7 @@ def ingest(settings: Settings, *, related: bool = False, rebuild: bool = False, 
         if not docs:
             raise CorpusError("Nothing could be indexed: " + "; ".join(str(Problem(**f)) for f in report.failures),
                               "Fix the files named above.")
-        _index(settings, docs, report, progress)
+        _index(settings, docs, report, progress, embeddings)
         _write_manifest(settings, report, related)
     finally:
         lock.release()
@@ -129,24 +132,68 @@ def ingest(settings: Settings, *, related: bool = False, rebuild: bool = False, 
     return report
 
 
-def _index(settings: Settings, docs, report: IngestReport, progress) -> None:
+def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=None) -> None:
     from langchain_core.indexing import index
 
-    from .embeddings import build_embeddings
+    from .embeddings import LazyEmbeddings
 
-    store = build_vector_store(settings, build_embeddings(settings.embedding_model), get_client(settings, create=True))
-    manager = record_manager(settings)
+    embeddings = embeddings or LazyEmbeddings(settings.embedding_model)
+    store = build_vector_store(settings, embeddings, get_client(settings, create=True))
     stream = progress(docs) if progress else docs
     try:
+        manager = record_manager(settings)
+        _forget_lost_chunks(manager, store)
         result = index(stream, manager, store, cleanup="full", source_id_key="source_id", batch_size=128,
                        key_encoder=lambda d: d.metadata["chunk_id"])
-    except OSError as exc:
-        raise IndexWriteError(f"Writing the index under {settings.index_dir} failed ({exc}).",
-                              "Free disk space or fix permissions, then run assistant ingest again.") from exc
+    except _write_errors(settings) as exc:
+        raise _write_failure(settings, exc) from exc
     report.chunks = len(docs)
     report.added, report.updated = result["num_added"], result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]
     report.embedded = report.added + report.updated
+
+
+def _forget_lost_chunks(manager, store) -> None:
+    """Drop records of chunks the store no longer holds (a lost Chroma volume, a replaced sqlite file),
+    so they are embedded again instead of being skipped as unchanged forever."""
+    known = manager.list_keys()
+    if not known:
+        return
+    present: set[str] = set()
+    for i in range(0, len(known), 500):
+        present.update(store.get(ids=known[i:i + 500], include=[])["ids"])
+    lost = [k for k in known if k not in present]
+    if lost:
+        manager.delete_keys(lost)
+
+
+def _sql_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (sqlite3.Error, SQLAlchemyError)
+
+
+def _write_errors(settings: Settings) -> tuple[type[BaseException], ...]:
+    """What a full disk, a read-only file or a dead Chroma server raises while the index is written."""
+    from chromadb.errors import ChromaError
+
+    errors: tuple[type[BaseException], ...] = (OSError, *_sql_errors(), ChromaError)
+    if settings.store_mode == "server":
+        import httpx
+
+        errors += (httpx.HTTPError,)
+    return errors
+
+
+def _write_failure(settings: Settings, exc: BaseException):
+    """IndexWriteError naming the index folder (or, server mode, StoreUnavailableError)."""
+    if settings.store_mode == "server" and not isinstance(exc, (OSError, *_sql_errors())):
+        return server_unavailable(settings, exc)
+    return IndexWriteError(f"Writing the index under {settings.index_dir} failed ({exc.__class__.__name__}: {str(exc)[:300]}).",
+                           "Free disk space or fix permissions, then run assistant ingest again "
+                           "(chunks already written are not embedded twice).")
 
 
 def _write_manifest(settings: Settings, report: IngestReport, related: bool) -> None:
@@ -154,8 +201,11 @@ def _write_manifest(settings: Settings, report: IngestReport, related: bool) -> 
                 "sources": report.sources, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     path = settings.index_dir / MANIFEST
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise _write_failure(settings, exc) from exc
 
 
 def _wipe(settings: Settings) -> None:

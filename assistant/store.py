@@ -16,6 +16,8 @@ from .embeddings import model_label
 from .errors import IndexCorruptError, IndexWriteError, StoreUnavailableError, UnknownNameError
 
 REBUILD_FIX = "Rebuild it: assistant ingest --rebuild"
+# chromadb's HttpClient waits forever by default; a frozen server must not hang a question.
+CHROMA_HTTP_TIMEOUT = (5.0, 60.0)  # (connect, read/write) seconds
 
 
 def collection_name(settings: Settings) -> str:
@@ -40,12 +42,26 @@ def _embedded_client(settings: Settings, create: bool):
         return None
     if create:
         ensure_writable(settings.index_dir)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. a file named "chroma" is in the way
+            raise IndexWriteError(f"The index folder {path} cannot be created ({exc.strerror or exc}).",
+                                  f"Remove or rename {path}, then run: assistant ingest --rebuild") from exc
     try:
         return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
     except Exception as exc:  # chromadb raises sqlite3/Rust/ValueError variants on a damaged store
+        if any(sign in str(exc).lower() for sign in _DISK_TROUBLE):
+            # The index is fine; its disk is not. Rebuilding would delete a good index.
+            raise IndexWriteError(
+                f"The index at {path} cannot be opened: its disk is full or read-only ({exc.__class__.__name__}: {exc}).",
+                "Free disk space or make the folder writable (Chroma writes even to read); for read-only "
+                "replicas use a Chroma server (ASSISTANT_CHROMA_HOST, see docs/scale-out.md).") from exc
         raise IndexCorruptError(f"The index at {path} cannot be opened ({exc.__class__.__name__}: {exc}).",
                                 REBUILD_FIX) from exc
+
+
+# SQLite's SQLITE_FULL, SQLITE_READONLY and the OS's messages, as chromadb passes them on.
+_DISK_TROUBLE = ("disk is full", "readonly database", "read-only file system", "no space left")
 
 
 def _server_client(settings: Settings, create: bool):
@@ -54,13 +70,32 @@ def _server_client(settings: Settings, create: bool):
     try:
         client = chromadb.HttpClient(host=settings.chroma_host or "127.0.0.1", port=settings.chroma_port,
                                      settings=_chroma_settings())
+        _set_http_timeout(client)
         client.heartbeat()
         return client
     except Exception as exc:
-        raise StoreUnavailableError(
-            f"The Chroma server at {settings.chroma_host}:{settings.chroma_port} cannot be reached ({exc.__class__.__name__}).",
-            "Start it (chroma run --path <dir> --host <host> --port <port>) or unset ASSISTANT_CHROMA_HOST to use the embedded index.",
-        ) from exc
+        raise server_unavailable(settings, exc) from exc
+
+
+def _set_http_timeout(client) -> None:
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        connect, rest = CHROMA_HTTP_TIMEOUT
+        session.timeout = httpx.Timeout(rest, connect=connect)
+
+
+def server_unavailable(settings: Settings, exc: BaseException) -> StoreUnavailableError:
+    """The error for a Chroma server that is down, frozen or failing (at startup or mid-session)."""
+    from .redact import redact
+
+    detail = redact(f"{exc.__class__.__name__}: {exc}")[:200]
+    return StoreUnavailableError(
+        f"The Chroma server at {settings.chroma_host}:{settings.chroma_port} cannot be reached ({detail}).",
+        "Start it (chroma run --path <dir> --host <host> --port <port>); the assistant reconnects on the next "
+        "question. Or unset ASSISTANT_CHROMA_HOST to use the embedded index.",
+    )
 
 
 STORE_MODES: dict[str, Callable] = {"embedded": _embedded_client, "server": _server_client}
@@ -93,12 +128,16 @@ def build_vector_store(settings: Settings, embeddings, client):
 
 def ensure_writable(index_dir: Path) -> None:
     """Raise IndexWriteError naming the folder when it cannot be created or written."""
+    probe = index_dir / ".write-probe"
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        probe = index_dir / ".write-probe"
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
+        try:
+            probe.unlink(missing_ok=True)  # a full disk leaves it empty behind
+        except OSError:
+            pass
         raise IndexWriteError(
             f"The index folder {index_dir} cannot be written ({exc.strerror or exc}).",
             "Free disk space or fix its permissions, or set ASSISTANT_INDEX_DIR to a writable folder.",

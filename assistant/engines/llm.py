@@ -71,20 +71,24 @@ def lean_passages(question: str, passages: list[Document], k: int, max_tokens: i
     return out
 
 
+HOSTED_PARALLEL = 32  # generations in flight per hosted engine (the UI queue admits far fewer)
+
+
 class ChatEngine:
     """Streams an answer from a LangChain chat model; errors and deadlines become EngineFailedError.
 
-    One generation at a time per engine (a llama.cpp model is not thread-safe, and a hosted
-    endpoint gains nothing from our own parallelism beyond the UI queue's limit).
+    One generation at a time per engine when `exclusive` (a llama.cpp model is not thread-safe).
+    Hosted endpoints are not exclusive: the server batches concurrent requests, and an answer
+    waiting for another's HTTP call would burn its own deadline and fall back.
     """
 
     is_llm = True
 
     def __init__(self, name: str, spec: str, chat_model, timeout: float, *, max_passages: int = 4,
-                 passage_tokens: int = 110) -> None:
+                 passage_tokens: int = 110, exclusive: bool = True) -> None:
         self.name, self.spec, self.model, self.timeout = name, spec, chat_model, timeout
         self.max_passages, self.passage_tokens = max_passages, passage_tokens
-        self._busy = threading.Lock()
+        self._busy = threading.Lock() if exclusive else threading.Semaphore(HOSTED_PARALLEL)
 
     def prompt_passages(self, question: str, passages: list[Document]) -> list[Document]:
         return lean_passages(question, passages, self.max_passages, self.passage_tokens)
@@ -210,7 +214,7 @@ def make_openai(arg: str, settings: Settings) -> ChatEngine:
     chat = ChatOpenAI(model=model, temperature=0, max_tokens=settings.llm_max_tokens, timeout=settings.llm_timeout,
                       max_retries=settings.llm_max_retries, base_url=os.environ.get("OPENAI_BASE_URL") or None,
                       streaming=True)
-    return ChatEngine("openai", f"openai:{model}", chat, settings.llm_timeout, **_prompt_shape(settings))
+    return ChatEngine("openai", f"openai:{model}", chat, settings.llm_timeout, exclusive=False, **_prompt_shape(settings))
 
 
 def make_ollama(arg: str, settings: Settings) -> ChatEngine:
@@ -222,7 +226,7 @@ def make_ollama(arg: str, settings: Settings) -> ChatEngine:
         host = f"http://{host}"
     chat = ChatOllama(model=model, base_url=host, temperature=0, num_predict=settings.llm_max_tokens,
                       client_kwargs={"timeout": settings.llm_timeout})
-    return ChatEngine("ollama", f"ollama:{model}", chat, settings.llm_timeout, **_prompt_shape(settings))
+    return ChatEngine("ollama", f"ollama:{model}", chat, settings.llm_timeout, exclusive=False, **_prompt_shape(settings))
 
 
 def _prompt_shape(settings: Settings) -> dict:

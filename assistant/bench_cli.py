@@ -1,0 +1,55 @@
+"""`assistant bench [--quick] [--out DIR]`, registered by assistant.cli when present.
+
+The benchmark code lives in `bench/` at the project root (not an installed package): the root is
+found from the current folder upwards, else beside this package, and put on sys.path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def project_root() -> Path | None:
+    """The folder holding pyproject.toml and bench/, from the current folder or from this package."""
+    for start in (Path.cwd().resolve(), Path(__file__).resolve().parent):
+        for folder in (start, *start.parents):
+            if (folder / "pyproject.toml").is_file() and (folder / "bench" / "run.py").is_file():
+                return folder
+    return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmark ingestion, retrieval, answers, start-up and memory, each as a ratio to its raw anchor;
+    writes bench/results.json, the chart and BENCHMARKS.md (--quick: under bench/quick/)."""
+    root = project_root()
+    if root is None:
+        print("Error: the bench/ folder was not found. Fix: run this from the Stack Assistant project folder.", file=sys.stderr)
+        return 2
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench.run import FULL, QUICK, run, summary
+
+    profile = QUICK if args.quick else FULL
+    if args.out:
+        out_dir = Path(args.out).resolve()
+        markdown = out_dir / "BENCHMARKS.md"
+    elif args.quick:  # a quick run never overwrites the full run's committed figures
+        out_dir = root / "bench" / "quick"
+        markdown = out_dir / "BENCHMARKS.md"
+    else:
+        out_dir, markdown = root / "bench", root / "BENCHMARKS.md"
+    results = run(profile, out_dir, markdown, related_dir=args.related_dir,
+                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(summary(results))
+    failed = [k for k, v in results.items() if isinstance(v, dict) and "error" in v]
+    return 1 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help=cmd_bench.__doc__.splitlines()[0], description=cmd_bench.__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes, one LLM question (under two minutes on a quiet laptop)")
+    p.add_argument("--out", type=Path, help="write results.json, the chart and BENCHMARKS.md into this folder instead")
+    p.add_argument("--related-dir", type=Path, help="the related docs (default: ../shared/related beside the project)")
+    p.set_defaults(func=cmd_bench)
