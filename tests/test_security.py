@@ -99,6 +99,7 @@ def _files_containing(root: Path, needle: bytes) -> list[str]:
     return hits
 
 
+@pytest.mark.slow  # seven CLI runs, each loading the index: > 10 s
 def test_planted_key_never_reaches_logs_outputs_errors_or_files(tmp_path, corpus_copy, monkeypatch, capsys, debug_logs):
     monkeypatch.setenv("OPENAI_API_KEY", PLANTED)
     monkeypatch.setenv("OPENAI_LOG", "debug")
