@@ -38,7 +38,7 @@ test-fast: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
 eval: install
-	HF_HUB_OFFLINE=1 $(VENV)/bin/assistant eval
+	HF_HUB_OFFLINE=1 $(VENV)/bin/assistant eval $(RELATED_FLAG)
 
 bench: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/assistant bench

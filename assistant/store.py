@@ -55,7 +55,7 @@ def _embedded_client(settings: Settings, create: bool):
             raise IndexWriteError(
                 f"The index at {path} cannot be opened: its disk is full or read-only ({exc.__class__.__name__}: {exc}).",
                 "Free disk space or make the folder writable (Chroma writes even to read); for read-only "
-                "replicas use a Chroma server (ASSISTANT_CHROMA_HOST, see docs/scale-out.md).") from exc
+                "replicas use a Chroma server (ASSISTANT_CHROMA_HOST, see the README's Outgrowing one machine).") from exc
         raise IndexCorruptError(f"The index at {path} cannot be opened ({exc.__class__.__name__}: {exc}).",
                                 REBUILD_FIX) from exc
 

@@ -1,6 +1,6 @@
 """The web UI over real HTTP: launched on a free loopback port, driven with gradio_client.
 
-Figures (start-up time, 20-client latency) are written to artifacts/ for docs/ui.md.
+Figures (start-up time, 20-client latency) are written to artifacts/ for the README.
 """
 
 from __future__ import annotations

@@ -80,9 +80,6 @@ class ExtractiveEngine:
 
     # -- quoted sentences ---------------------------------------------------------------
     def _sentences(self, question: str, passages: list[Document]) -> Composition:
-        listed = self._list_passage(question, passages[:3])[0] if _LISTY.search(question) else None
-        if listed is not None:
-            return self._list_answer(passages[listed], listed + 1)
         units = self._best_units(question, passages, limit=3)
         if not units:
             units = [(1, *self._first_unit(passages[0]))]
@@ -105,7 +102,7 @@ class ExtractiveEngine:
             if len(lines) < 4 or sum(len(ln) < 200 for ln in lines) < len(lines) * 0.6:
                 continue
             overlap = len(q & set(terms(doc.metadata.get("section", ""))))
-            if overlap > best_overlap or (best is None and i == 0):
+            if overlap > best_overlap:
                 best, best_overlap = i, overlap
         return best, best_overlap
 

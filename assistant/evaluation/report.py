@@ -76,7 +76,7 @@ def _short(key: str) -> str:
 
 
 def headline_markdown(report: dict) -> str:
-    """The engine × metric table, ours next to naive (also what docs/eval.md shows)."""
+    """The engine × metric table, ours next to naive (also the README headline table)."""
     runs = report["runs"]
     head = "| metric | " + " | ".join(run_name(r) for r in runs) + " |"
     lines = [head, "| --- |" + " ---: |" * len(runs)]
