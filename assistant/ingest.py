@@ -23,7 +23,6 @@ from .store import build_vector_store, check_sqlite, collection_name, ensure_wri
 
 MANIFEST = "index.json"
 RECORDS = "records.sqlite"
-INDEX_BATCH = 512  # chunks per embed + write round (records are committed per round)
 
 
 @dataclass
@@ -144,9 +143,7 @@ def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=
     try:
         manager = record_manager(settings)
         _forget_lost_chunks(manager, store)
-        # The model sorts each batch by length before padding it: 512 chunks per call pad ~6% over the
-        # real tokens where 128 padded ~26% (ingest ran at ~0.85x the raw encode; see BENCHMARKS.md).
-        result = index(stream, manager, store, cleanup="full", source_id_key="source_id", batch_size=INDEX_BATCH,
+        result = index(stream, manager, store, cleanup="full", source_id_key="source_id", batch_size=128,
                        key_encoder=lambda d: d.metadata["chunk_id"])
     except _write_errors(settings) as exc:
         raise _write_failure(settings, exc) from exc

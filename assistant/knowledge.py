@@ -18,6 +18,9 @@ from .store import REBUILD_FIX, build_vector_store, chroma_dir, collection_name,
 from .text import idf_table, tokens
 
 NO_INDEX_FIX = "Build it first: assistant ingest (or start the UI, which builds it)."
+# Chroma reads a get() with one SQL variable per row: a single get over more than ~32k chunks fails
+# with "too many SQL variables" (SQLite's limit), so the index is read in pages (found at 100k chunks).
+READ_PAGE = 5000
 
 
 @dataclass
@@ -87,7 +90,7 @@ def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
         raise IndexMissingError(f"No index found in {settings.index_dir}.", NO_INDEX_FIX)
     store = build_vector_store(settings, embeddings or build_embeddings(settings.embedding_model), client)
     try:
-        raw = store.get(include=["documents", "metadatas"])
+        raw = _read_all(store)
     except Exception as exc:
         if settings.store_mode == "server":
             raise StoreUnavailableError(f"The Chroma server failed while loading the index ({exc.__class__.__name__}).",
@@ -107,6 +110,17 @@ def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
                                     REBUILD_FIX)
         raise IndexMissingError(f"The index in {settings.index_dir} is empty.", NO_INDEX_FIX)
     return KnowledgeBase(settings, store, docs, manifest or _manifest_from_docs(settings, docs))
+
+
+def _read_all(store) -> dict:
+    """Every chunk's id, text and metadata, in the store's order, READ_PAGE at a time."""
+    out: dict[str, list] = {"ids": [], "documents": [], "metadatas": []}
+    while True:
+        page = store.get(include=["documents", "metadatas"], limit=READ_PAGE, offset=len(out["ids"]))
+        for key in out:
+            out[key] += page[key]
+        if len(page["ids"]) < READ_PAGE:
+            return out
 
 
 def _manifest_from_docs(settings: Settings, docs: list[Document]) -> dict:

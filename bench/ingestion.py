@@ -55,6 +55,31 @@ def raw_encode(embeddings, texts: list[str]) -> float:
     return seconds
 
 
+def padding(embeddings, texts: list[str], window: int = 128) -> dict:
+    """Tokens the model computes (each batch padded to its longest text) when it gets `window` texts per
+    call, as ingest hands them over, vs one call over all texts (the anchor); the model sorts by length
+    only within a call."""
+    model = embeddings._client
+    limit = model.max_seq_length or 512
+    lens = [min(limit, n) for n in (len(ids) for ids in model.tokenizer(texts, truncation=False)["input_ids"])]
+    size = batch_size(embeddings)
+
+    def padded(win: int) -> int:
+        total = 0
+        for i in range(0, len(lens), win):
+            # as SentenceTransformer.encode does: longest first by characters, then batches of `size`
+            order = sorted(range(i, min(i + win, len(lens))), key=lambda k: -len(texts[k]))
+            for j in range(0, len(order), size):
+                batch = [lens[k] for k in order[j:j + size]]
+                total += max(batch) * len(batch)
+        return total
+
+    real = sum(lens)
+    return {"window": window, "real_tokens": real, "padded_per_window": padded(window), "padded_one_call": padded(len(lens) or 1),
+            "overhead_per_window": round(padded(window) / real - 1, 3) if real else None,
+            "overhead_one_call": round(padded(len(lens) or 1) / real - 1, 3) if real else None}
+
+
 def ingest_fresh(settings, embeddings, *, related: bool) -> dict:
     """One ingest into an empty index folder; seconds overall and inside the model."""
     from assistant.ingest import ingest

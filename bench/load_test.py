@@ -14,7 +14,7 @@ cover" refusal; anything else, an exception or a hang past --request-timeout cou
 Bounded in every direction: clients <= 200, duration <= 600 s, per-client requests capped, the
 whole run joined with a deadline, targets 127.0.0.1/localhost only. Prints the figures (requests,
 errors, p50/p95/p99 latency, throughput, server RSS / threads / open files before, during and
-after) and optionally writes them as JSON for docs/load.md.
+after) and optionally writes them as JSON for BENCHMARKS.md.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def default_models_dir() -> Path:
 
 
 def run(profile: Profile, out_dir: Path, markdown_path: Path, *, related_dir: Path | None = None,
-        corpus_dir: Path | None = None, models_dir: Path | None = None, log=print) -> dict:
+        corpus_dir: Path | None = None, models_dir: Path | None = None, log=print, command: str | None = None) -> dict:
     from . import report, targets
     from .questions import LLM_QUESTIONS, QUESTIONS
 
@@ -92,8 +92,10 @@ def run(profile: Profile, out_dir: Path, markdown_path: Path, *, related_dir: Pa
     work = Path(tempfile.mkdtemp(prefix="sa-bench-"))
     ctx = Context(work, corpus_dir, related_dir, models_dir or default_models_dir(), bench_settings().chunk_tokens,
                   list(QUESTIONS[:profile.questions or None]))
-    results: dict = {"profile": profile.name, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                     "machine": machine(), "stage_s": {}}
+    results: dict = {"profile": profile.name, "command": command or {"full": "assistant bench", "quick": "assistant bench --quick"}
+                     .get(profile.name, f"bench.run.run (profile {profile.name!r})"),
+                     "profile_settings": {k: v for k, v in profile.__dict__.items() if k != "name"},
+                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "stage_s": {}}
     state: dict = {}
 
     def stage(name, fn):

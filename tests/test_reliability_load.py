@@ -1,6 +1,6 @@
 """A shorter run of bench/load_test.py: 50 concurrent chat sessions for 15 s over HTTP (gradio_client),
 extractive engine, against `assistant serve` in a child process on 127.0.0.1. No errors, and the
-server's memory, threads and open files stay bounded. docs/load.md has the 60-second figures."""
+server's memory, threads and open files stay bounded. BENCHMARKS.md ("Load test") has the 60-second figures."""
 
 from __future__ import annotations
 
