@@ -50,7 +50,9 @@ def build_embeddings(model: str = ""):
         return HuggingFaceEmbeddings(
             model_name=path,
             model_kwargs={"device": "cpu", "trust_remote_code": False},
-            encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+            # 16, not 64: each batch is padded to its longest chunk, and on a 2-core CPU the smaller batches
+            # embed ~35% more chunks/s (BENCHMARKS.md, Ingestion); a query is a batch of one either way.
+            encode_kwargs={"normalize_embeddings": True, "batch_size": 16},
         )
     except Exception as exc:  # sentence-transformers raises OSError/ValueError/HF errors
         raise ConfigError(

@@ -21,9 +21,10 @@ from .settings import bench_settings
 @dataclass(frozen=True)
 class Profile:
     name: str
-    ingest_repeats: int = 3
-    scale_measured: tuple[int, ...] = (1_000, 10_000)
+    ingest_repeats: int = 2
+    scale_measured: tuple[int, ...] = (1_000, 10_000)  # above 2,000 measured only as far as the budget allows
     scale_projected: tuple[int, ...] = (100_000,)
+    anchor_sample: int = 1_000  # raw-encode anchor on a seeded sample of this many of the same chunk texts
     retrieval_rounds: int = 3
     answer_rounds: int = 3
     llm_models: tuple[str, ...] = ("qwen-0.5b", "qwen-1.5b")
@@ -32,26 +33,24 @@ class Profile:
     llm_max_tokens: int | None = None  # None: the product's setting
     startup_engines: tuple[str, ...] = ("extractive", "local:qwen-0.5b", "local:qwen-1.5b")
     startup_repeats: int = 2
-    ingest_related: bool = True  # also ingest guide + related (else the guide alone)
+    ingest_related: bool = True  # ingest guide + related too (else the guide alone, which then serves everything)
     peer: bool = True
-    isolate: bool = True  # children for scale and LLM runs (own peak RSS); False only in tests
-    budget_s: float = 14 * 60  # optional repeats stop starting once the run would pass this
-    small_repeat_max: int = 2_000  # scale sizes up to this are ingested twice
+    isolate_scale: bool = True  # a child process per scale step (its own peak RSS); False: in this process
+    budget_s: float = 14 * 60  # the whole run; sizes and optional repeats adapt to stay inside it
+    reserve_s: float = 180  # kept for the LLM and start-up stages that run after the scale stage
     questions: int = 0  # how many of bench.questions.QUESTIONS (0: all)
     openmp_repeats: int = 1  # child-process pairs for the OpenMP wait-policy diagnostic (0: skip)
 
-    def scale_repeats(self, n: int) -> int:
-        return 2 if n <= self.small_repeat_max and self.ingest_repeats > 1 else 1
-
 
 FULL = Profile("full")
-QUICK = Profile("quick", ingest_repeats=1, scale_measured=(300,), scale_projected=(2_000,), retrieval_rounds=1,
+QUICK = Profile("quick", ingest_repeats=1, scale_measured=(200,), scale_projected=(2_000,), retrieval_rounds=1,
                 answer_rounds=1, llm_models=("qwen-0.5b",), llm_questions=1, llm_repeats=1, llm_max_tokens=48,
-                startup_engines=("extractive",), startup_repeats=1, openmp_repeats=0, budget_s=110)
+                startup_engines=("extractive",), startup_repeats=1, ingest_related=False, peer=False,
+                isolate_scale=False, openmp_repeats=0, budget_s=110, reserve_s=40)
 # Tests: the code paths on tiny sizes, in process, without LLMs or the app.
 TINY = Profile("tiny", ingest_repeats=1, scale_measured=(40,), scale_projected=(120,), questions=3, retrieval_rounds=1,
                answer_rounds=1, llm_models=(), startup_engines=(), startup_repeats=1, ingest_related=False, peer=False,
-               isolate=False, openmp_repeats=0, budget_s=120)
+               isolate_scale=False, openmp_repeats=0, budget_s=120, reserve_s=0)
 PROFILES = {p.name: p for p in (FULL, QUICK, TINY)}
 
 
@@ -200,15 +199,14 @@ def _answers_llm(profile: Profile, ctx: Context, state: dict, llm_questions: lis
             continue
         # Every question once is the minimum; further repeats start only while the run stays in budget
         # (a share of what is left, keeping room for the start-up stage).
-        reserve = 90 * len(profile.startup_engines)
+        reserve = 30 * len(profile.startup_engines)
         left = profile.budget_s - ctx.elapsed() - reserve
         budget = max(0.0, left / (len(models) - i) * 0.6)
         try:
             rows.append(run_task("llm_answers", {
                 "model": model, "index_dir": str(state["index"]), "corpus_dir": str(ctx.corpus_dir),
                 "models_dir": str(ctx.models_dir), "questions": llm_questions[:profile.llm_questions],
-                "repeats": profile.llm_repeats, "budget_s": budget, "max_tokens": profile.llm_max_tokens},
-                isolate=profile.isolate))
+                "repeats": profile.llm_repeats, "budget_s": budget, "max_tokens": profile.llm_max_tokens}))
         except Exception as exc:  # noqa: BLE001 - the other model still runs
             rows.append({"engine": f"local:{model}", "error": f"{type(exc).__name__}: {str(exc)[-600:]}"})
     return rows
@@ -231,7 +229,7 @@ def _scale(profile: Profile, ctx: Context) -> dict:
     from .scale import run_scale
     from .worker import run_task
 
-    return run_scale(profile, ctx, lambda name, args: run_task(name, args, isolate=profile.isolate))
+    return run_scale(profile, ctx, lambda name, args: run_task(name, args, isolate=profile.isolate_scale))
 
 
 def _startup(profile: Profile, ctx: Context, state: dict) -> dict:
