@@ -21,7 +21,7 @@ from .engines.extractive import ExtractiveEngine
 from .engines.llm import build_messages, format_passages
 from .errors import EngineFailedError
 from .prompts import REFUSAL_TEMPLATE, SYSTEM_PROMPT
-from .question import clean_question, condense, strip_injection
+from .question import clean_question, condense, strip_injection, topic_query
 from .refusal import judge
 
 NOT_COVERED = "doesn't cover"
@@ -49,6 +49,16 @@ def leaks_prompt(text: str) -> bool:
     return bool(_PASSAGE_HEADER.search(text)) or not _ngrams(text, _LEAK_N).isdisjoint(_PROMPT_RUNS)
 
 
+def says_something(text: str) -> bool:
+    """A word besides citation markers and the stacks' names (small models sometimes answer with
+    markers and names alone, "[1] Node.js [2][3] [4] Python", which asserts nothing)."""
+    words = [w for w in _WORD.findall(MARKER.sub(" ", text).lower()) if w not in _NAMES_ONLY]
+    return bool(words)
+
+
+_NAMES_ONLY = {"node", "js", "nodejs", "python", "and", "or", "vs", "versus"}
+
+
 def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
                 idf: dict[str, float] | None = None, min_relevance: float = 0.0, min_coverage: float = 0.0,
                 max_question_chars: int = 4000, topics: list[str] | None = None) -> Runnable:
@@ -69,7 +79,10 @@ def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, 
         return {"docs": docs, "ms": (time.perf_counter() - t) * 1000}
 
     def guard(x: dict):
-        return judge(x["standalone"], x["retrieved"]["docs"], vocabulary, idf or {}, min_relevance, min_coverage)
+        question = x["standalone"]
+        as_asked = getattr(retriever, "best_similarity", None)
+        second_look = (lambda: as_asked(question)) if as_asked and topic_query(question) != question else None
+        return judge(question, x["retrieved"]["docs"], vocabulary, idf or {}, min_relevance, min_coverage, second_look)
 
     def prompt(x: dict) -> dict | None:
         if not getattr(engine, "is_llm", False):
@@ -118,8 +131,8 @@ def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) ->
             raw = "".join(pieces)
             if not raw.strip():
                 raise EngineFailedError(f"{engine.spec} returned an empty answer", "Check the model.")
-            if not _WORD.search(MARKER.sub(" ", raw)):  # e.g. a bare "[1]": cites, says nothing
-                raise EngineFailedError(f"{engine.spec} returned no words, only {raw.strip()[:40]!r}", "Check the model.")
+            if not says_something(raw):  # e.g. "[1] Node.js [2][3] [4] Python": cites, says nothing
+                raise EngineFailedError(f"{engine.spec} returned no sentence, only {raw.strip()[:40]!r}", "Check the model.")
         except EngineFailedError as exc:
             notice = f"The {engine.spec} engine failed ({exc.problem}); this is the extractive answer instead."
         else:

@@ -23,7 +23,7 @@ from .structure import Section, guide_sections, markup_sections
 from .text import SENTENCE_END
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "c3"
+CHUNKER_VERSION = "c5"
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,11 @@ def chunk_source(source: SourceDoc, budget: int) -> list[Document]:
     if source.fmt == "guide":
         table = source.structure["table"]
         header, rows = parse_factor_table(text, table["header_line"], table["first_row"], table["last_row"])
-        context = table.get("context", {})
-        unknown = set(context) - {r.factor for r in rows}
-        if unknown:
-            raise ValueError(f"guide.toml [table.context] names factors not in the table: {sorted(unknown)}")
+        context, meaning = table.get("context", {}), table.get("meaning", {})
+        for key, given in (("context", context), ("meaning", meaning)):
+            unknown = set(given) - {r.factor for r in rows}
+            if unknown:
+                raise ValueError(f"guide.toml [table.{key}] names factors not in the table: {sorted(unknown)}")
         offsets = line_offsets(text)
         for row in rows:
             meta = _meta(source, "Factor table", f"#L{row.line}", row.start, row.end, "factor_row")
@@ -50,14 +51,23 @@ def chunk_source(source: SourceDoc, budget: int) -> list[Document]:
                         quote=text[row.start:row.end])
             row_doc = _doc(row.render(header), meta)
             docs.append(row_doc)
-            if context.get(row.factor):
-                # An extra vector for the row (multi-vector retrieval): the guide's own prose about
-                # this factor. It is never shown or cited itself; retrieval maps it to its row.
-                prose = "\n".join(text[slice(*line_span(text, offsets, n))] for n in context[row.factor])
+            for n in context.get(row.factor, ()):
+                # Extra vectors for the row (multi-vector retrieval): each line of the guide's own prose
+                # about this factor, one vector per line so that a line's meaning is not averaged away
+                # by the others. They are never shown or cited; retrieval maps them to their row.
+                prose = text[slice(*line_span(text, offsets, n))]
                 extra = {**meta, "kind": "factor_context", "parent_id": row_doc.metadata["chunk_id"]}
                 extra.pop("chunk_id", None)
                 extra.pop("tokens", None)
                 docs.append(_doc(f"{row.factor}\n{prose}", extra))
+            for phrase in meaning.get(row.factor, ()):
+                # What the factor's terse name means, in a founder's words (our gloss, not the guide's
+                # text): found by questions that describe a need without naming the factor. Also never
+                # shown or cited; the answer quotes the row.
+                extra = {**meta, "kind": "factor_gloss", "parent_id": row_doc.metadata["chunk_id"]}
+                extra.pop("chunk_id", None)
+                extra.pop("tokens", None)
+                docs.append(_doc(f"{row.factor}: {phrase}", extra))
         table_lines = range(table["header_line"], table["last_row"] + 1)
         sections = guide_sections(text, source.structure["sections"], skip_lines=set(table_lines))
     else:

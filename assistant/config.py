@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     # Retrieval
     k: int = Field(6, ge=1, le=50, description="Passages given to the answer step.")
     fetch_k: int = Field(20, ge=1, le=200, description="Candidates fetched from each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense similarity in the fused score "
+                                "(BM25 gets the rest; each list min-max normalised).")
     primary_boost: float = Field(1.15, ge=1.0, description="Multiplier on the fused score of primary-source (guide) chunks.")
     min_relevance: float = Field(DEFAULT_MIN_RELEVANCE, description="Best dense similarity below which a question may be refused as not covered.")
     min_coverage: float = Field(DEFAULT_MIN_COVERAGE, description="Refuse when similarity is low AND less than this IDF-weighted share of the question's terms occur in the corpus.")

@@ -11,10 +11,49 @@ import re
 import unicodedata
 
 from .errors import QuestionError
+from .text import STOPWORDS
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _CONNECTIVE = re.compile(r"^(?:and|but|so|ok(?:ay)?|also|then)?\s*(?:what|how)\s+about\s+|^(?:and|but|or|also)\s+(?:for\s+|if\s+|with\s+)?|^what\s+if\s+", re.I)
 COMPARISON = re.compile(r"\b(better|best|worse|weaker|stronger|win|wins|winner|choose|pick|prefer|should|vs\.?|versus|or|which|recommend|go with|favou?r|edge|advantage|suited|suitable|right)\b", re.I)
+# A question that weighs the stacks without a "which"/"better": "Is Node a bad idea if …?", "Will one
+# of these make recruiting easier?", "Is choosing Python a mistake …?".
+_WEIGHS = re.compile(r"\b(?:choos\w*|pick\w*|bad|good|poor|weak|wise|mistake|risk\w*|safer?|easier|harder|faster|slower|"
+                     r"quicker|sooner|more|less|fits?|either|over|trip\w* up|hold us back|slow us down)\b", re.I)
+# Questions after a figure, a name or a date want the sentence that states it, not a table verdict.
+_FACT = re.compile(r"^\s*(?:how (?:many|much)|what (?:percentage|percent|share|proportion|year)|who\b|when (?:did|was|were)|"
+                   r"what did\b|in what year)", re.I)
+_EXPLICIT = re.compile(r"\b(?:better|best|worse|vs\.?|versus|wins?|winner)\b", re.I)
+
+
+# Asks for one of the guide's lists ("When should I choose Python?", "Which companies use Node.js?").
+ASKS_FOR_LIST = re.compile(r"\b(when|list|signals?|reasons?|questions?|which (?:[\w-]+ ){0,2}companies|examples?|criteria|checklist)\b", re.I)
+# The stacks' names: every passage of this corpus shares them with a "Node.js or Python?" question,
+# so they say nothing about which passage answers it, yet a small embedding model weighs them heavily.
+_NAMES = re.compile(r"\b(?:node\.?js|node|python)\b", re.I)
+
+
+def topic_query(question: str) -> str:
+    """What retrieval searches with: for a question that weighs the stacks, its topic without the stacks'
+    names, the comparison's framing words and stop words ("Is Node.js really a worse fit than Python for
+    an LLM-heavy product?" -> "LLM-heavy product"), so the topic decides which passages come first and
+    not the "Node.js vs Python" every passage shares ("a worse fit" must not find "Excellent fit").
+    Facts, lists and questions whose subject is one stack are searched as asked."""
+    if not weighs_stacks(question) or ASKS_FOR_LIST.search(question):
+        return question
+    framing_removed = _NAMES.sub(" ", _WEIGHS.sub(" ", COMPARISON.sub(" ", question)))
+    words = [w for w in framing_removed.split() if w.lower().strip(" ,;:?.!'\"") not in STOPWORDS | {"use"}]
+    topic = " ".join(words).strip(" ,;:?.!")
+    return topic if len(topic.split()) >= 2 else question
+
+
+def weighs_stacks(question: str) -> bool:
+    """Does the question ask to weigh Node.js against Python (a table verdict answers it)?"""
+    if _FACT.search(question) and not _EXPLICIT.search(question):
+        return False
+    return bool(COMPARISON.search(question) or _WEIGHS.search(question))
+
+
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|that one|this one)\b", re.I)
 _STACKS = ("Node.js", "Python", "Django", "FastAPI")
 # Instructions aimed at the assistant rather than questions about the guide.

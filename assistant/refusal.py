@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
@@ -46,7 +47,9 @@ class Verdict:
 
 
 def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[str, float], min_relevance: float,
-          min_coverage: float) -> Verdict:
+          min_coverage: float, second_look: Callable[[], float] | None = None) -> Verdict:
+    """`second_look` gives the best similarity of the question as asked, when retrieval embedded only its
+    topic (retrieval.topic_query); it is called only when the topic alone would be refused as irrelevant."""
     best = max((float(d.metadata.get("dense_score", 0.0)) for d in docs), default=0.0)
     cov = coverage(question, idf)
     unknown = tuple(unknown_names(question, vocabulary))
@@ -54,6 +57,8 @@ def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[s
         return Verdict(True, best, cov, unknown, "no question about the guide's subject was asked")
     if unknown:
         return Verdict(True, best, cov, unknown, f"the corpus never mentions {', '.join(unknown)}")
+    if best < min_relevance and cov < min_coverage and second_look is not None:
+        best = max(best, second_look())
     if best < min_relevance and cov < min_coverage:
         return Verdict(True, best, cov, unknown, f"best passage similarity {best:.2f} < {min_relevance:.2f} and term coverage {cov:.2f} < {min_coverage:.2f}")
     return Verdict(False, best, cov, unknown, "")

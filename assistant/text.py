@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 STOPWORDS = frozenset("""a about above after again against all am an and any are as at be because been before being below
 between both but by can could did do does doing down during each few for from further had has have having he her here
@@ -17,9 +18,18 @@ _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)?")
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-case words minus stop words, plural 's' stripped (BM25 tokenizer: "MVP" finds "MVPs")."""
-    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-            for w in re.findall(r"\w\w+", text.lower()) if w not in STOPWORDS]
+    """BM25 tokenizer: lower-case words minus stop words, Snowball-stemmed ("learn" finds "Learning Curve",
+    "hiring" finds "hires", "MVP" finds "MVPs"). Index and query go through this same function."""
+    # The plural strip first: Snowball leaves a vowel-less "mvps" or "apis" alone.
+    return _stemmer().stemWords([w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+                                 for w in re.findall(r"\w\w+", text.lower()) if w not in STOPWORDS])
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer  # PyStemmer: the C Snowball stemmers bm25s documents; built on first use, not at import
+
+    return Stemmer.Stemmer("english")
 
 
 def terms(text: str) -> list[str]:

@@ -57,8 +57,8 @@ def raw_encode(embeddings, texts: list[str]) -> float:
 
 def padding(embeddings, texts: list[str], window: int = 128) -> dict:
     """Tokens the model computes (each batch padded to its longest text) when it gets `window` texts per
-    call, as ingest hands them over, vs one call over all texts (the anchor); the model sorts by length
-    only within a call."""
+    call, as ingest hands them over (sorted by length), vs one call over all texts (the anchor); the model
+    sorts by length only within a call."""
     model = embeddings._client
     limit = model.max_seq_length or 512
     lens = [min(limit, n) for n in (len(ids) for ids in model.tokenizer(texts, truncation=False)["input_ids"])]
@@ -74,6 +74,9 @@ def padding(embeddings, texts: list[str], window: int = 128) -> dict:
                 total += max(batch) * len(batch)
         return total
 
+    # ingest hands chunks over shortest first (assistant.ingest._index), so its windows hold like lengths
+    by_len = sorted(range(len(lens)), key=lambda k: lens[k])
+    texts, lens = [texts[k] for k in by_len], [lens[k] for k in by_len]
     real = sum(lens)
     return {"window": window, "real_tokens": real, "padded_per_window": padded(window), "padded_one_call": padded(len(lens) or 1),
             "overhead_per_window": round(padded(window) / real - 1, 3) if real else None,

@@ -122,3 +122,47 @@ def test_named_factors(question, expected):
     from assistant.factors import named_factors
 
     assert named_factors(question, FACTORS) == expected
+
+
+def test_bm25_tokens_are_stemmed_on_both_sides():
+    from assistant.text import tokens
+
+    # the question's word and the guide's word meet on one stem
+    assert tokens("easier to learn") [-1] == tokens("Learning Curve")[0]
+    assert tokens("hiring")[0] == tokens("hires")[0] == tokens("hire")[0]
+    assert tokens("MVP")[0] == tokens("MVPs")[0]
+    assert tokens("the and of") == []
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("[1] Node.js [2][3] [4] Python", False),
+    ("Node.js [1] or Python [2]", False),
+    ("[1]", False),
+    ("Python wins on learning curve [2][3].", True),
+    ("Node.js wins [1].", True),
+    ("The guide calls it a tie [1].", True),
+])
+def test_an_llm_answer_must_say_something_besides_markers_and_names(text, ok):
+    from assistant.chain import says_something
+
+    assert says_something(text) is ok
+
+
+def test_a_list_that_spans_chunks_is_answered_from_all_its_retrieved_chunks():
+    from langchain_core.documents import Document
+
+    from assistant.engines.extractive import ExtractiveEngine
+
+    def chunk(cid, start, section, text):
+        return Document(page_content=text, metadata={"chunk_id": cid, "source_id": "guide", "section": section,
+                                                     "start": start, "quote": text, "kind": "prose", "primary": True})
+    first = chunk("a", 100, "The five questions", "Work through these questions.\nWhat is the data flow?\n"
+                  "Do you need AI?\nWhat does your team write best?")
+    second = chunk("b", 300, "The five questions", "Do you need full-stack JavaScript?\nWhat are your security needs?")
+    other = chunk("c", 900, "Company examples", "Netflix: Node.js\nUber: Node.js\nSpotify: Python\nDropbox: Python")
+    comp = ExtractiveEngine().compose("What questions should I work through?", [first, other, second])
+    assert comp.text.startswith('From "The five questions" [1]:')
+    assert "- What is the data flow? [1]" in comp.text and "- What are your security needs? [3]" in comp.text
+    assert "Netflix" not in comp.text and set(comp.highlights) == {1, 3}
+    for n, doc in ((1, first), (3, second)):  # every highlight is an exact line of its passage
+        assert all(doc.metadata["quote"][s:e] in doc.metadata["quote"].split("\n") for s, e in comp.highlights[n])

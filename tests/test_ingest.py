@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +16,12 @@ from assistant.knowledge import load_knowledge
 
 from .conftest import make_settings
 
-# The guide indexes as 29 passages (18 prose + 11 factor rows) plus 11 extra vectors, one per
-# row, carrying the guide's prose about that factor (multi-vector retrieval; see corpus/guide.toml).
-GUIDE = 40
+# The guide indexes as 29 passages (18 prose + 11 factor rows) plus the rows' extra vectors
+# (multi-vector retrieval): one per line of the guide's prose about a factor ([table.context], 32
+# lines) and one per gloss of what a factor means ([table.meaning], 15 phrases).
+_TABLE = tomllib.loads((Path(__file__).parents[1] / "corpus" / "guide.toml").read_text())["table"]
+EXTRA = sum(map(len, _TABLE["context"].values())) + sum(map(len, _TABLE["meaning"].values()))
+GUIDE = 29 + EXTRA
 
 
 def _store_ids(settings):

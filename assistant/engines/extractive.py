@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
-from ..question import COMPARISON
-from ..text import sentence_spans, terms
+from ..question import ASKS_FOR_LIST, INJECTION, weighs_stacks
+from ..text import sentence_spans, terms, tokens
 
-_LISTY = re.compile(r"\b(when|list|signals?|reasons?|questions?|which companies|examples?|criteria|checklist)\b", re.I)
+_LIST_LINES = 16  # lines of a list answer at most
 
 
 @dataclass
@@ -44,10 +44,10 @@ class ExtractiveEngine:
     def compose(self, question: str, passages: list[Document]) -> Composition:
         if not passages:
             return Composition("The guide doesn't cover that.")
-        if _LISTY.search(question):  # "When should I choose Python?" wants the guide's list, not one row
+        if ASKS_FOR_LIST.search(question):  # "When should I choose Python?" wants the guide's list, not one row
             listed, overlap = self._list_passage(question, passages[:3])
             if listed is not None and overlap:
-                return self._list_answer(passages[listed], listed + 1)
+                return self._list_answer(passages, listed)
         row_n = self._verdict_row(question, passages)
         if row_n:
             return self._verdict(question, passages, row_n)
@@ -56,12 +56,10 @@ class ExtractiveEngine:
     # -- factor verdicts ---------------------------------------------------------------
     @staticmethod
     def _verdict_row(question: str, passages: list[Document]) -> int | None:
-        if not COMPARISON.search(question):
+        if not weighs_stacks(question):
             return None
-        for n, doc in enumerate(passages[:3], start=1):
-            if doc.metadata.get("kind") == "factor_row":
-                return n
-        return None
+        rows = [(n, doc) for n, doc in enumerate(passages[:3], start=1) if doc.metadata.get("kind") == "factor_row"]
+        return rows[0][0] if rows else None
 
     def _verdict(self, question: str, passages: list[Document], n: int) -> Composition:
         m = passages[n - 1].metadata
@@ -95,27 +93,40 @@ class ExtractiveEngine:
     @staticmethod
     def _list_passage(question: str, passages: list[Document]) -> tuple[int | None, int]:
         """(index, title overlap) of the list-like passage whose section title best matches the question."""
-        q = set(terms(question))
+        q = set(tokens(question))  # stemmed: "companies" meets the "Company examples" section
         best, best_overlap = None, 0
         for i, doc in enumerate(passages):
             lines = [ln for ln in _quote(doc).split("\n") if ln.strip()]
             if len(lines) < 4 or sum(len(ln) < 200 for ln in lines) < len(lines) * 0.6:
                 continue
-            overlap = len(q & set(terms(doc.metadata.get("section", ""))))
+            overlap = len(q & set(tokens(doc.metadata.get("section", ""))))
             if overlap > best_overlap:
                 best, best_overlap = i, overlap
         return best, best_overlap
 
     @staticmethod
-    def _list_answer(doc: Document, n: int) -> Composition:
-        content = _quote(doc)
-        comp = Composition(f"From \"{doc.metadata.get('section', '')}\" [{n}]:\n")
-        pos = 0
-        for line in [ln for ln in content.split("\n") if ln.strip()][:12]:
-            start = content.find(line, pos)
-            pos = start + len(line)
-            comp.text += f"- {line.strip()} [{n}]\n"
-            comp.highlights.setdefault(n, []).append((start, pos))
+    def _list_answer(passages: list[Document], listed: int) -> Composition:
+        """The list's lines in text order, each cited; a list that spans chunks continues with the other
+        retrieved passages of the same section ("The five questions" is two chunks)."""
+        doc = passages[listed]
+        same = [(n, d) for n, d in enumerate(passages, start=1)
+                if d.metadata.get("source_id") == doc.metadata.get("source_id")
+                and d.metadata.get("section") == doc.metadata.get("section")]
+        same.sort(key=lambda nd: nd[1].metadata.get("start", 0))
+        comp = Composition(f"From \"{doc.metadata.get('section', '')}\" [{listed + 1}]:\n")
+        shown = 0
+        for n, part in same:
+            content, pos = _quote(part), 0
+            for line in [ln for ln in content.split("\n") if ln.strip()]:
+                start = content.find(line, pos)
+                pos = start + len(line)
+                if shown == _LIST_LINES:
+                    break
+                if INJECTION.search(line):
+                    continue
+                comp.text += f"- {line.strip()} [{n}]\n"
+                comp.highlights.setdefault(n, []).append((start, pos))
+                shown += 1
         comp.text = comp.text.rstrip()
         return comp
 
@@ -133,6 +144,8 @@ class ExtractiveEngine:
                 text = m.get("quote", doc.page_content)
                 units = [(a, b, text[a:b]) for a, b in sentence_spans(text) if b - a > 25]
             for s, e, sentence in units:
+                if INJECTION.search(sentence):  # orders aimed at an assistant are not an answer, even quoted
+                    continue
                 overlap = q & set(terms(sentence))
                 if not overlap:
                     continue
