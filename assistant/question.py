@@ -19,11 +19,12 @@ COMPARISON = re.compile(r"\b(better|best|worse|weaker|stronger|win|wins|winner|c
 # A question that weighs the stacks without a "which"/"better": "Is Node a bad idea if …?", "Will one
 # of these make recruiting easier?", "Is choosing Python a mistake …?".
 _WEIGHS = re.compile(r"\b(?:choos\w*|pick\w*|bad|good|poor|weak|wise|mistake|risk\w*|safer?|easier|harder|faster|slower|"
-                     r"quicker|sooner|more|less|fits?|either|over|trip\w* up|hold us back|slow us down)\b", re.I)
-# Questions after a figure, a name or a date want the sentence that states it, not a table verdict.
-_FACT = re.compile(r"^\s*(?:how (?:many|much)|what (?:percentage|percent|share|proportion|year)|who\b|when (?:did|was|were)|"
-                   r"what did\b|in what year)", re.I)
-_EXPLICIT = re.compile(r"\b(?:better|best|worse|vs\.?|versus|wins?|winner)\b", re.I)
+                     r"quicker|sooner|more|less|fits?|either|over|compar\w*|trip\w* up|hold us back|slow us down)\b", re.I)
+# Questions after a figure, a name or a date want the sentence that states it, and "how should our team's
+# composition influence …?" wants the guide's reasoning: not a table verdict.
+_FACT = re.compile(r"^\s*(?:how (?:many|much|should|does|do|can|would|to)\b|what (?:percentage|percent|share|proportion|year)|"
+                   r"who\b|when (?:did|was|were)|what did\b|in what year)", re.I)
+_EXPLICIT = re.compile(r"\b(?:better|best|worse|vs\.?|versus|wins?|winner|compare[sd]?)\b", re.I)
 
 
 # Asks for one of the guide's lists ("When should I choose Python?", "Which companies use Node.js?").

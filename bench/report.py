@@ -111,8 +111,12 @@ def markdown(results: dict, chart_rel: str | None, load_test: str = LOAD_TEST_PL
     ps = results.get("profile_settings") or {}
     sizes = ""
     if ps:
-        sizes = (f" Sizes: scale measured {', '.join(f'{n:,}' for n in ps.get('scale_measured', []))} chunks, projected "
-                 f"{', '.join(f'{n:,}' for n in ps.get('scale_projected', [])) or 'none'}; ingestion runs {ps.get('ingest_repeats')}; "
+        rows = (results.get("scale") or {}).get("rows") or []
+        measured = [r["chunks"] for r in rows if r.get("kind") == "measured"] or ps.get("scale_measured", [])
+        projected = [r["chunks"] for r in rows if r.get("kind") == "projected"] or ps.get("scale_projected", [])
+        budget = f" (the sizes the {ps['budget_s'] / 60:.0f}-min budget allowed)" if ps.get("budget_s") else ""
+        sizes = (f" Sizes{budget}: scale measured {', '.join(f'{n:,}' for n in measured)} chunks, projected "
+                 f"{', '.join(f'{n:,}' for n in projected) or 'none'}; ingestion runs {ps.get('ingest_repeats')}; "
                  f"LLM {', '.join(ps.get('llm_models', [])) or 'none'} on {ps.get('llm_questions')} questions x up to "
                  f"{ps.get('llm_repeats')} repeats (budget permitting).")
     out = ["# Benchmarks\n",

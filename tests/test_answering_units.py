@@ -166,3 +166,35 @@ def test_a_list_that_spans_chunks_is_answered_from_all_its_retrieved_chunks():
     assert "Netflix" not in comp.text and set(comp.highlights) == {1, 3}
     for n, doc in ((1, first), (3, second)):  # every highlight is an exact line of its passage
         assert all(doc.metadata["quote"][s:e] in doc.metadata["quote"].split("\n") for s, e in comp.highlights[n])
+
+
+@pytest.mark.parametrize("question, weighs", [
+    ("Which is better for real-time apps, Node.js or Python?", True),
+    ("Is Node a bad idea if our backend does heavy calculations?", True),
+    ("Will one of these make recruiting noticeably easier?", True),
+    ("Is choosing Python a mistake if we want one language everywhere?", True),
+    ("How many packages are available on npm?", False),
+    ("What share of AI/ML practitioners prefer Python?", False),
+    ("How should our team's composition influence the backend choice?", False),
+    ("How does Python compare to Node.js for WebSockets?", True),
+    ("What is the GIL?", False),
+])
+def test_which_questions_weigh_the_stacks(question, weighs):
+    from assistant.question import weighs_stacks
+
+    assert weighs_stacks(question) is weighs
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("Is Node.js really a worse fit than Python for an LLM-heavy product?", "LLM-heavy product"),
+    ("Which copes better with huge numbers of simultaneous API requests, Node or Python?",
+     "copes huge numbers simultaneous API requests"),
+    # asked as it is: facts, lists, and weighing questions with no topic left
+    ("What is the GIL and how does it affect Python?", "What is the GIL and how does it affect Python?"),
+    ("When should a startup choose Node.js?", "When should a startup choose Node.js?"),
+    ("Which is easier to learn, Node.js or Python?", "Which is easier to learn, Node.js or Python?"),
+])
+def test_retrieval_searches_a_weighing_question_by_its_topic(question, topic):
+    from assistant.question import topic_query
+
+    assert topic_query(question) == topic
