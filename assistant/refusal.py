@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from .text import STOPWORDS, coverage, terms
+from .text import STOPWORDS, coverage, terms, tokens
 
 _TERM = re.compile(r"[A-Za-z][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]|[A-Z]")
 # Words that are capitalised in questions without naming anything.
@@ -83,7 +83,11 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 
 
 def _known(part: str, vocabulary: set[str]) -> bool:
-    return part in _GENERIC or part in vocabulary or f"{part}s" in vocabulary or part.rstrip("s") in vocabulary
+    """`vocabulary` is the BM25 index's, so it holds stems ("Performance" is known as "perform")."""
+    if part in _GENERIC or part in vocabulary or f"{part}s" in vocabulary or part.rstrip("s") in vocabulary:
+        return True
+    stem = tokens(part)
+    return bool(stem) and stem[0] in vocabulary
 
 
 def _looks_like_name(word: str, first: bool) -> bool:

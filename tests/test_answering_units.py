@@ -70,6 +70,11 @@ def test_unknown_names_flag_technologies_the_corpus_never_mentions():
     assert unknown_names("Should we pick Laravel or Django?", vocab) == ["Laravel"]
     assert unknown_names("What did PayPal report about Node.js?", vocab) == []
     assert unknown_names("Is Pyhton good for an MVP in our SaaS?", vocab) == []  # typo and generic words
+    from assistant.text import tokens
+
+    stems = set(tokens("Node.js Python Performance (I/O) Security (Built-in) Developer Availability"))  # the index holds stems
+    assert unknown_names("Which is better for Performance (I/O), Node.js or Python?", stems) == []
+    assert unknown_names("Who wins on Developer Availability and Security?", stems) == []
 
 
 def test_engine_registry_lists_valid_names():

@@ -101,10 +101,13 @@ def test_ingest_killed_halfway_keeps_serving_and_the_next_ingest_completes(tmp_p
     landed = _records(db)
     assert previous.chunks < landed < previous.chunks + 300 + 200
 
-    # Still served: the previous content answers, cited, exactly as before.
+    # Still served: the previous content still gives the same cited verdict (the batches that landed are
+    # searchable too, so a supporting sentence may now come from one of them), every citation resolves.
     kb = load_knowledge(settings)
     after = Assistant(settings, kb=kb).ask(Q)
-    assert after.text == before.text and [c.chunk_id for c in after.citations] == [c.chunk_id for c in before.citations]
+    assert after.text.split("[")[0] == before.text.split("[")[0] and not after.refused
+    assert after.citations[0].chunk_id == before.citations[0].chunk_id  # the same table row
+    assert all(c.chunk_id in kb.by_id and c.quote == kb.by_id[c.chunk_id].metadata["quote"] for c in after.citations)
     ids = [d.metadata["chunk_id"] for d in kb.docs]
     assert len(ids) == len(set(ids))
     assert set(previous_ids) <= set(ids)
