@@ -51,23 +51,15 @@ def chunk_source(source: SourceDoc, budget: int) -> list[Document]:
                         quote=text[row.start:row.end])
             row_doc = _doc(row.render(header), meta)
             docs.append(row_doc)
+            # Extra vectors for the row (multi-vector retrieval), never shown or cited: retrieval maps them
+            # to their row. One per line of the guide's own prose about the factor (a line's meaning is not
+            # averaged away by the others), and one per gloss of what the factor's terse name means in a
+            # founder's words (ours, not the guide's), for questions that describe a need without naming it.
             for n in context.get(row.factor, ()):
-                # Extra vectors for the row (multi-vector retrieval): each line of the guide's own prose
-                # about this factor, one vector per line so that a line's meaning is not averaged away
-                # by the others. They are never shown or cited; retrieval maps them to their row.
                 prose = text[slice(*line_span(text, offsets, n))]
-                extra = {**meta, "kind": "factor_context", "parent_id": row_doc.metadata["chunk_id"]}
-                extra.pop("chunk_id", None)
-                extra.pop("tokens", None)
-                docs.append(_doc(f"{row.factor}\n{prose}", extra))
+                docs.append(_row_vector(row_doc, "factor_context", f"{row.factor}\n{prose}"))
             for phrase in meaning.get(row.factor, ()):
-                # What the factor's terse name means, in a founder's words (our gloss, not the guide's
-                # text): found by questions that describe a need without naming the factor. Also never
-                # shown or cited; the answer quotes the row.
-                extra = {**meta, "kind": "factor_gloss", "parent_id": row_doc.metadata["chunk_id"]}
-                extra.pop("chunk_id", None)
-                extra.pop("tokens", None)
-                docs.append(_doc(f"{row.factor}: {phrase}", extra))
+                docs.append(_row_vector(row_doc, "factor_gloss", f"{row.factor}: {phrase}"))
         table_lines = range(table["header_line"], table["last_row"] + 1)
         sections = guide_sections(text, source.structure["sections"], skip_lines=set(table_lines))
     else:
@@ -179,6 +171,12 @@ def _meta(source: SourceDoc, section: str, anchor: str, start: int, end: int, ki
         "factor": "",
         "winner": "",
     }
+
+
+def _row_vector(row_doc: Document, kind: str, page_content: str) -> Document:
+    """An extra vector of a factor row: the row's metadata, its own kind and id, `parent_id` = the row."""
+    meta = {k: v for k, v in row_doc.metadata.items() if k not in ("chunk_id", "tokens")}
+    return _doc(page_content, {**meta, "kind": kind, "parent_id": row_doc.metadata["chunk_id"]})
 
 
 def _doc(page_content: str, meta: dict) -> Document:

@@ -10,6 +10,8 @@ import re
 from dataclasses import asdict, dataclass
 
 WINNERS = ("Node.js", "Python", "Tie")
+# The two stacks' names as founders write them.
+STACK_NAMES = re.compile(r"\b(?:node\.?js|node|python)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def named_factors(question: str, factors: list[str]) -> list[str]:
     other factor has, or a short distinctive acronym ("AI" names "AI / ML Ecosystem", "CPU"
     names "Performance (CPU)"; "startup" alone names nothing)."""
     # The two stacks being compared are not factors ("Node.js" must not name "Full-Stack JS").
-    q = _factor_tokens(re.sub(r"\bnode\.?js\b|\bnode\b|\bpython\b", " ", question, flags=re.I))
+    q = _factor_tokens(STACK_NAMES.sub(" ", question))
     toks = {f: {t for t in _factor_tokens(f) if "/" not in t or t in ("i/o",)} for f in factors}
     named = []
     for f, ft in toks.items():

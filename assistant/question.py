@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from .errors import QuestionError
+from .factors import STACK_NAMES
 from .text import STOPWORDS
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
@@ -29,9 +30,9 @@ _EXPLICIT = re.compile(r"\b(?:better|best|worse|vs\.?|versus|wins?|winner|compar
 
 # Asks for one of the guide's lists ("When should I choose Python?", "Which companies use Node.js?").
 ASKS_FOR_LIST = re.compile(r"\b(when|list|signals?|reasons?|questions?|which (?:[\w-]+ ){0,2}companies|examples?|criteria|checklist)\b", re.I)
-# The stacks' names: every passage of this corpus shares them with a "Node.js or Python?" question,
-# so they say nothing about which passage answers it, yet a small embedding model weighs them heavily.
-_NAMES = re.compile(r"\b(?:node\.?js|node|python)\b", re.I)
+# Not the topic of a weighing question: the stacks' names (every passage of this corpus shares them
+# with a "Node.js or Python?" question, yet a small embedding model weighs them heavily) and stop words.
+_NOT_TOPIC = STOPWORDS | {"use"}
 
 
 def topic_query(question: str) -> str:
@@ -42,8 +43,8 @@ def topic_query(question: str) -> str:
     Facts, lists and questions whose subject is one stack are searched as asked."""
     if not weighs_stacks(question) or ASKS_FOR_LIST.search(question):
         return question
-    framing_removed = _NAMES.sub(" ", _WEIGHS.sub(" ", COMPARISON.sub(" ", question)))
-    words = [w for w in framing_removed.split() if w.lower().strip(" ,;:?.!'\"") not in STOPWORDS | {"use"}]
+    framing_removed = STACK_NAMES.sub(" ", _WEIGHS.sub(" ", COMPARISON.sub(" ", question)))
+    words = [w for w in framing_removed.split() if w.lower().strip(" ,;:?.!'\"") not in _NOT_TOPIC]
     topic = " ".join(words).strip(" ,;:?.!")
     return topic if len(topic.split()) >= 2 else question
 

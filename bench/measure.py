@@ -54,16 +54,22 @@ def ratio(ours: float | None, anchor: float | None) -> float | None:
     return round(ours / anchor, 3)
 
 
-def peak_rss_mb(pid: int | str = "self") -> float | None:
-    """Peak resident set (VmHWM) of a process in MB; this process's ru_maxrss where /proc is missing."""
+def _status_mb(pid: int | str, field: str) -> float | None:
+    """A kB field of /proc/<pid>/status (VmHWM, VmRSS) in MB; None without /proc or the field."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
-    if pid != "self":
-        return None
+    return None
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """Peak resident set (VmHWM) of a process in MB; this process's ru_maxrss where /proc is missing."""
+    peak = _status_mb(pid, "VmHWM")
+    if peak is not None or pid != "self":
+        return peak
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -71,13 +77,7 @@ def peak_rss_mb(pid: int | str = "self") -> float | None:
 
 
 def rss_mb(pid: int | str = "self") -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
+    return _status_mb(pid, "VmRSS")
 
 
 def dir_size_mb(path: Path) -> float:

@@ -34,10 +34,15 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _error(section: dict | None) -> str:
-    if section is None:
-        return "_Not run in this profile._\n"
-    return f"_This stage failed in this run: `{section['error']}`_\n" if "error" in section else ""
+def _open(results: dict, key: str, title: str) -> tuple[dict | None, str]:
+    """A section's figures (None when the stage did not run or failed) and its heading, plus why when None."""
+    sec = results.get(key)
+    text = f"## {title}\n\n"
+    if sec is None:
+        return None, text + "_Not run in this profile._\n"
+    if "error" in sec:
+        return None, text + f"_This stage failed in this run: `{sec['error']}`_\n"
+    return (sec or None), text
 
 
 def chart(results: dict, path: Path) -> bool:
@@ -157,9 +162,8 @@ def _targets(results: dict) -> str:
 
 
 def _ingestion(results: dict) -> str:
-    sec = results.get("ingestion")
-    text = "## Ingestion\n\n" + _error(sec)
-    if not sec or "error" in sec:
+    sec, text = _open(results, "ingestion", "Ingestion")
+    if sec is None:
         return text
     text += (f"Through the real path (`assistant.ingest.ingest`: read, chunk, embed, write Chroma and the record "
              f"manager) into an empty index, against the anchor `SentenceTransformer.encode` on the same chunk texts "
@@ -187,9 +191,8 @@ def _ingestion(results: dict) -> str:
 
 
 def _scale(results: dict, chart_rel: str | None) -> str:
-    sec = results.get("scale")
-    text = "## Scale\n\n" + _error(sec)
-    if not sec or "error" in sec:
+    sec, text = _open(results, "scale", "Scale")
+    if sec is None:
         return text
     text += ("Synthetic corpora generated on the fly from the related docs (each variant swaps about a quarter of the "
              "words for same-length words, seeded, so chunk count and size match the originals and every chunk is "
@@ -224,9 +227,8 @@ def _scale(results: dict, chart_rel: str | None) -> str:
 
 
 def _retrieval(results: dict) -> str:
-    sec = results.get("retrieval")
-    text = "## Retrieval\n\n" + _error(sec)
-    if not sec or "error" in sec:
+    sec, text = _open(results, "retrieval", "Retrieval")
+    if sec is None:
         return text
     text += (f"Warm, on the {sec.get('corpus', 'guide + related')} index ({sec['chunks']} chunks), {sec['hybrid']['n']} calls per side over "
              f"{sec['questions']} questions: hybrid is `HybridRetriever.invoke` exactly as the chain calls it (dense "
@@ -258,9 +260,8 @@ def _retrieval(results: dict) -> str:
 
 
 def _answers(results: dict) -> str:
-    sec = results.get("answers")
-    text = "## Answers\n\n" + _error(sec)
-    if not sec or "error" in sec:
+    sec, text = _open(results, "answers", "Answers")
+    if sec is None:
         return text
     ext = sec.get("extractive")
     if ext:
@@ -302,9 +303,8 @@ def _answers(results: dict) -> str:
 
 
 def _startup(results: dict) -> str:
-    sec = results.get("startup")
-    text = "## Start-up and memory\n\n" + _error(sec)
-    if not sec or "error" in sec:
+    sec, text = _open(results, "startup", "Start-up and memory")
+    if sec is None:
         return text
     text += ("`python app.py` with an existing guide + related index: process start to HTTP 200 on the page (UI "
              "ready; the assistant keeps loading in the background), and to the first answer over the page's `/chat` "
@@ -326,9 +326,8 @@ def _startup(results: dict) -> str:
 
 
 def _peer(results: dict) -> str:
-    sec = results.get("peer")
-    text = "## Peer row: the naive tutorial pipeline\n\n" + _error(sec)
-    if not sec or "error" in sec:
+    sec, text = _open(results, "peer", "Peer row: the naive tutorial pipeline")
+    if sec is None:
         return text
     ours = (results.get("answers") or {}).get("extractive") or {}
     ret = results.get("retrieval") or {}

@@ -58,8 +58,10 @@ class ExtractiveEngine:
     def _verdict_row(question: str, passages: list[Document]) -> int | None:
         if not weighs_stacks(question):
             return None
-        rows = [(n, doc) for n, doc in enumerate(passages[:3], start=1) if doc.metadata.get("kind") == "factor_row"]
-        return rows[0][0] if rows else None
+        for n, doc in enumerate(passages[:3], start=1):
+            if doc.metadata.get("kind") == "factor_row":
+                return n
+        return None
 
     def _verdict(self, question: str, passages: list[Document], n: int) -> Composition:
         m = passages[n - 1].metadata
