@@ -1,6 +1,8 @@
 """Structure-aware, token-sized chunking with exact character spans.
 
-Every chunk's quoted text (metadata `quote`) is `source.text[start:end]`. Factor-table rows become one chunk
+A chunk's `start`/`end` are exact offsets into its source's text; its `quote` is the reading text
+of that span, `quote_of(source, start, end)` (`reading.read`: wrapped lines joined, markup gone),
+which for the guide is `source.text[start:end]` byte for byte. Factor-table rows become one chunk
 each whose page content carries the header; prose packs whole blocks (lines, paragraphs,
 list blocks, code fences) up to a token budget, falling back to sentences, then to words.
 
@@ -19,11 +21,12 @@ from langchain_core.documents import Document
 
 from .factors import line_offsets, line_span, parse_factor_table
 from .sources import SourceDoc
+from .reading import read
 from .structure import Section, guide_sections, markup_sections
-from .text import SENTENCE_END
+from .text import SENTENCE_END, sentence_spans
 from .tokens import count_tokens
 
-CHUNKER_VERSION = "c5"
+CHUNKER_VERSION = "c6"
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,15 @@ def chunk_source(source: SourceDoc, budget: int) -> list[Document]:
         sections = guide_sections(text, source.structure["sections"], skip_lines=set(table_lines))
     else:
         sections = markup_sections(text, source.fmt)
+    fmt = source.fmt
     for section in sections:
-        for span in pack_blocks(text, section.blocks, budget):
-            anchor = section.anchor if source.fmt != "guide" else f"#L{_line_of(text, span.start)}"
+        blocks = section.blocks if fmt == "guide" else [b for b in section.blocks if _readable(read(text, fmt, *b).text)]
+        for span in pack_blocks(text, blocks, budget, fmt=fmt):
+            quote = quote_of(source, span.start, span.end)
+            if not quote.strip():
+                continue
+            anchor = section.anchor if fmt != "guide" else f"#L{_line_of(text, span.start)}"
             meta = _meta(source, section.title, anchor, span.start, span.end, "prose")
-            quote = text[span.start:span.end]
             meta["quote"] = quote
             # The section title rides along in the embedded/BM25 text (a "contextual header"):
             # list items under "When to choose Node.js" are found by that question.
@@ -77,18 +84,33 @@ def chunk_source(source: SourceDoc, budget: int) -> list[Document]:
     return docs
 
 
-def pack_blocks(text: str, blocks: list[tuple[int, int]], budget: int) -> list[Span]:
-    """Greedily pack consecutive blocks into spans of at most `budget` tokens."""
+def quote_of(source: SourceDoc, start: int, end: int) -> str:
+    """The quote a chunk of `source` spanning [start, end) shows: the span's reading text."""
+    return read(source.text, source.fmt, start, end).text
+
+
+def _readable(reading: str) -> bool:
+    return len(re.findall(r"\w", reading)) >= 3
+
+
+def pack_blocks(text: str, blocks: list[tuple[int, int]], budget: int, fmt: str = "guide") -> list[Span]:
+    """Greedily pack consecutive blocks into spans whose reading text is at most `budget` tokens."""
+
+    def size(a: int, b: int) -> int:
+        return count_tokens(text[a:b] if fmt == "guide" else read(text, fmt, a, b).text)
+
     pieces: list[tuple[int, int]] = []
     for start, end in blocks:
-        if count_tokens(text[start:end]) <= budget:
+        if size(start, end) <= budget:
             pieces.append((start, end))
-        else:
+        elif fmt == "guide":
             pieces.extend(_split_long(text, start, end, budget))
+        else:
+            pieces.extend(_split_reading(text, fmt, start, end, budget, size))
     spans: list[Span] = []
     cur: tuple[int, int] | None = None
     for start, end in pieces:
-        if cur is not None and count_tokens(text[cur[0]:end]) <= budget:
+        if cur is not None and size(cur[0], end) <= budget:
             cur = (cur[0], end)
         else:
             if cur is not None:
@@ -112,6 +134,41 @@ def _split_long(text: str, start: int, end: int, budget: int) -> list[tuple[int,
         else:
             out.extend(_split_words(text, a, b, budget))
     return out
+
+
+def _split_reading(text: str, fmt: str, start: int, end: int, budget: int, size) -> list[tuple[int, int]]:
+    """Split an over-budget block of a marked-up source at the sentences (and code lines) of its
+    reading text. Each piece's source span runs from its first character to the white space after
+    its last, so markup around a sentence ("**", a link's URL) stays with the sentence."""
+    reading = read(text, fmt, start, end)
+    units = sorted(set(sentence_spans(reading.text)) | {
+        m.span() for m in re.finditer(r"^(?: {4}|\t).*\S.*$", reading.text, re.M)})
+    if not units:
+        return _split_words(text, start, end, budget)
+    cuts = [start]
+    for (_pa, pb), (a, _b) in zip(units, units[1:]):
+        cut, floor = reading.offsets[a], reading.offsets[pb - 1] + 1
+        while cut > floor and not text[cut - 1].isspace():  # openers ("**", "[") go with their sentence
+            cut -= 1
+        cuts.append(max(cut, cuts[-1]))
+    cuts.append(end)
+    out: list[tuple[int, int]] = []
+    for a, b in zip(cuts, cuts[1:]):
+        b = _trim_end(text, a, b)
+        a = _skip_space(text, a, b)
+        if a >= b:
+            continue
+        if size(a, b) <= budget:
+            out.append((a, b))
+        else:
+            out.extend(_split_words(text, a, b, budget))
+    return out
+
+
+def _trim_end(text: str, a: int, b: int) -> int:
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return b
 
 
 _CUT_WINDOW = 32  # characters per token of budget: more than any token spans
@@ -188,4 +245,4 @@ def _doc(page_content: str, meta: dict) -> Document:
     return Document(page_content=page_content, metadata=meta, id=meta["chunk_id"])
 
 
-__all__ = ["CHUNKER_VERSION", "Section", "chunk_source", "pack_blocks", "line_offsets", "line_span"]
+__all__ = ["CHUNKER_VERSION", "Section", "chunk_source", "pack_blocks", "quote_of", "line_offsets", "line_span"]

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from .factors import line_offsets, line_span
+from .reading import read
 
 _RST_ADORN = re.compile(r"^([=\-~^\"'`#*+_:.])\1{2,}\s*$")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -71,6 +72,7 @@ def markup_sections(text: str, fmt: str) -> list[Section]:
         heading, consumed = _heading(text, lines, i, fmt)
         if heading:
             flush()
+            heading = read(heading, fmt).text.strip() or heading  # "The `async` keyword" reads without quotes
             sections.append(Section(heading, slugify(heading)))
             i += consumed
             continue

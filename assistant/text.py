@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -53,28 +54,46 @@ def coverage(question: str, idf: dict[str, float]) -> float:
     return sum(idf[t] for t in q if t in idf) / total
 
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[*`])")
-_ABBREV = re.compile(r"\b(?:vs|e\.g|i\.e|etc|approx|cf|Mr|Dr|No)\.$", re.I)
-_LIST_START = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|#)\s")
+# A sentence ends at . ! or ? (and any closing quotes or brackets) before white space and a capital,
+# digit, quote or bracket. Not after an abbreviation ("e.g.", "vs."); never inside a word, so
+# "Node.js", "v3.13", "asyncio.run()" and "Django's" stay whole.
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[A-Z0-9\"'(\[*`\u201c\u2018])")
+_ABBREV = re.compile(r"(?:^|[\s(])(?:vs|e\.g|i\.e|etc|approx|cf|viz|resp|al|ca|Mr|Mrs|Ms|Dr|St|Jr|Sr|No|Fig|Inc|Ltd)\.$",
+                     re.I)
+_LIST_START = re.compile(r"^\s*(?:[-*+\u2022]|\d+[.)]|#)\s")
+_LIST_MARKER = re.compile(r"(?:[-*+\u2022]|\d{1,3}[.)])\s+(?=\S)")
+_CODE_LINE = re.compile(r"^(?: {4}|\t).*$", re.M)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence. A line break ends a sentence unless it only wraps one
-    (the line ends mid-phrase and the next starts lower-case), so lists and table rows split."""
+    (the line ends mid-phrase and the next starts lower-case), so lists and table rows split.
+    A list item's marker ("- ", "2. ") is not part of its sentence, and code lines (indented four
+    spaces or a tab, as `reading.read` writes code) are no sentences at all."""
     cuts = [0]
     for m in SENTENCE_END.finditer(text):
-        if not _ABBREV.search(text[max(0, m.start() - 8):m.start()]):
+        if not _ABBREV.search(text[max(0, m.start() - 12):m.start()]):
             cuts.append(m.end())
     for m in re.finditer(r"\n", text):
         before, after = text[:m.start()].rstrip(" \t"), text[m.end():].lstrip(" \t")
         wrapped = before[-1:].isalnum() or before[-1:] == ","
         if not (wrapped and after[:1].islower()) or _LIST_START.match(after):
             cuts.append(m.end())
+    code = [m.span() for m in _CODE_LINE.finditer(text)]
+    for a, b in code:
+        cuts += [a, b]
     cuts = sorted(set(cuts + [len(text)]))
+    code_starts = [a for a, _ in code]
     spans = []
     for a, b in zip(cuts, cuts[1:]):
         seg = text[a:b]
         lead, trail = len(seg) - len(seg.lstrip()), len(seg) - len(seg.rstrip())
-        if b - trail > a + lead:
-            spans.append((a + lead, b - trail))
+        a2 = a + lead
+        if a2 == 0 or text[a2 - 1] == "\n":
+            marker = _LIST_MARKER.match(text, a2)
+            if marker and marker.end() < b - trail:
+                a2 = marker.end()
+        k = bisect.bisect_right(code_starts, a2) - 1
+        if b - trail > a2 and not (k >= 0 and a2 < code[k][1]):
+            spans.append((a2, b - trail))
     return spans

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import chunk_source
+from assistant.chunking import chunk_source, quote_of
 from assistant.sources import collect_corpus, load_guide
 from assistant.tokens import count_tokens
 
@@ -82,7 +82,8 @@ def test_related_docs_keep_headings_as_sections_and_spans_exact():
         chunks = chunk_source(doc, 200)
         assert chunks, doc.source_id
         for c in chunks:
-            assert doc.text[c.metadata["start"]:c.metadata["end"]] == c.metadata["quote"]
+            # start/end are exact source offsets; the quote is that span's reading text.
+            assert quote_of(doc, c.metadata["start"], c.metadata["end"]) == c.metadata["quote"]
             if c.metadata["kind"] == "prose":
                 assert count_tokens(c.metadata["quote"]) <= 200
     event_loop = next(d for d in corpus.docs if d.source_id == "nodejs-event-loop")
@@ -103,4 +104,4 @@ def test_over_long_sentence_is_split_to_budget(tmp_path):
     assert len(chunks) >= 8
     for c in chunks:
         assert count_tokens(c.metadata["quote"]) <= 120
-        assert text[c.metadata["start"]:c.metadata["end"]] == c.metadata["quote"]
+        assert quote_of(doc, c.metadata["start"], c.metadata["end"]) == c.metadata["quote"]

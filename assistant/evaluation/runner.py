@@ -107,7 +107,7 @@ def _chunk(doc) -> Chunk:
 
 def indexed_sources(settings: Settings, kb, indexed: set[str]) -> list:
     """The full text of every indexed source (the naive baseline splits these), checked against the
-    index: every chunk's quote must be its source's text at the chunk's span."""
+    index: every chunk's quote must be the reading text of its source at the chunk's span."""
     from ..sources import collect_corpus
 
     related = any(s != "guide" and not s.startswith("user-") for s in indexed)
@@ -119,8 +119,10 @@ def indexed_sources(settings: Settings, kb, indexed: set[str]) -> list:
         raise CorpusError(f"The eval needs the texts of the indexed sources {', '.join(missing)}, which could not be read"
                           f" ({'; '.join(str(p) for p in corpus.problems) or 'not found'}).",
                           "Pass the folder the index was built from: assistant eval --related-dir DIR.")
+    from ..chunking import quote_of
+
     stale = sorted({d.metadata["source_id"] for d in kb.docs
-                    if texts[d.metadata["source_id"]].text[d.metadata["start"]:d.metadata["end"]] != d.metadata.get("quote")})
+                    if quote_of(texts[d.metadata["source_id"]], d.metadata["start"], d.metadata["end"]) != d.metadata.get("quote")})
     if stale:
         raise CorpusError(f"The index does not match the corpus for {', '.join(stale)}.", "Rebuild it: assistant ingest --rebuild")
     return list(texts.values())
