@@ -8,7 +8,7 @@ RELATED_DIR ?= $(wildcard ../shared/related)
 RELATED_FLAG := $(if $(RELATED_DIR),--related-dir $(RELATED_DIR),--related)
 STAMP   := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: run test test-fast install install-local ingest eval bench clean
+.PHONY: run test test-fast fuzz install install-local ingest eval bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -36,6 +36,12 @@ test:
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
+
+# A long, randomised fuzz run (CI replays fixed examples; run this before each submission).
+FUZZ_EXAMPLES ?= 3000
+fuzz: install
+	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:randomly \
+		tests/test_fuzz_ask.py tests/test_fuzz_ingest.py -k "many_examples" --hypothesis-show-statistics
 
 eval: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/assistant eval $(RELATED_FLAG)

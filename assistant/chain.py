@@ -17,10 +17,11 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from .answer import Answer, Citation, Passage, Timings
 from .citations import MARKER, validate_citations
+from .engines.base import Engine, EnginePrompt
 from .engines.extractive import ExtractiveEngine
-from .engines.llm import build_messages, format_passages
+from .engines.llm import format_passages
 from .errors import EngineFailedError
-from .prompts import REFUSAL_TEMPLATE, SYSTEM_PROMPT
+from .prompts import NO_QUESTION_TEMPLATE, REFUSAL_TEMPLATE, SYSTEM_PROMPT
 from .question import clean_question, condense, strip_injection, topic_query
 from .refusal import judge
 
@@ -59,13 +60,14 @@ def says_something(text: str) -> bool:
 _NAMES_ONLY = {"node", "js", "nodejs", "python", "and", "or", "vs", "versus"}
 
 
-def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
+def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
                 idf: dict[str, float] | None = None, min_relevance: float = 0.0, min_coverage: float = 0.0,
                 max_question_chars: int = 4000, topics: list[str] | None = None) -> Runnable:
     """Compose the chain. Input: {"question": str, "history": [{"role", "content"}, ...]}."""
     fallback = fallback or ExtractiveEngine()
     vocabulary = vocabulary or set()
-    refusal_text = REFUSAL_TEMPLATE.format(topics=", ".join(topics or ["performance", "scalability", "AI/ML", "the factor table"]))
+    topic_list = ", ".join(topics or ["performance", "scalability", "AI/ML", "the factor table"])
+    texts = {"refusal": REFUSAL_TEMPLATE.format(topics=topic_list), "no_question": NO_QUESTION_TEMPLATE.format(topics=topic_list)}
 
     def clean(inputs: dict) -> dict:
         question = clean_question(inputs.get("question"), max_question_chars)
@@ -75,6 +77,8 @@ def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, 
 
     def retrieve(x: dict) -> dict:
         t = time.perf_counter()
+        if not x["standalone"]:  # nothing left to search for (only instructions, or only punctuation)
+            return {"docs": [], "ms": 0.0}
         docs = retriever.invoke(x["standalone"])
         return {"docs": docs, "ms": (time.perf_counter() - t) * 1000}
 
@@ -84,17 +88,16 @@ def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, 
         second_look = (lambda: as_asked(question)) if as_asked and topic_query(question) != question else None
         return judge(question, x["retrieved"]["docs"], vocabulary, idf or {}, min_relevance, min_coverage, second_look)
 
-    def prompt(x: dict) -> dict | None:
-        if not getattr(engine, "is_llm", False):
+    def prompt(x: dict) -> EnginePrompt | None:
+        if x["verdict"].refuse:
             return None
-        shown = engine.prompt_passages(x["standalone"], x["retrieved"]["docs"])
-        return {"shown": shown, "messages": build_messages(x["standalone"], shown)}
+        return engine.prepare(x["standalone"], x["retrieved"]["docs"])
 
     def generate(stream: Iterator[dict]) -> Iterator[dict]:
         x: dict = {}
         for chunk in stream:  # RunnableAssign streams the prepared dict in pieces
             x.update(chunk)
-        yield from _generate(x, engine, fallback, refusal_text)
+        yield from _generate(x, engine, fallback, texts)
 
     prepare = (
         RunnableLambda(clean).with_config(run_name="clean")
@@ -107,22 +110,23 @@ def build_chain(retriever, engine, *, fallback: ExtractiveEngine | None = None, 
     return (prepare | RunnableGenerator(generate).with_config(run_name="generate")).with_config(run_name="answer")
 
 
-def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) -> Iterator[dict]:
+def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[str, str]) -> Iterator[dict]:
     passages: list[Document] = x["retrieved"]["docs"]
     timings = Timings(retrieve_ms=round(x["retrieved"]["ms"], 2))
     base = {"question": x["question"], "standalone_question": x["standalone"], "passages": _passages(passages),
             "engine": engine.spec}
     if x["verdict"].refuse:
-        yield {"token": refusal_text}
-        yield {"answer": _finish(Answer(text=refusal_text, refused=True, timings=timings, **base), x["t0"], x["t0"])}
+        text = texts["refusal"] if x["standalone"] else texts["no_question"]
+        yield {"token": text}
+        yield {"answer": _finish(Answer(text=text, refused=True, timings=timings, **base), x["t0"], x["t0"])}
         return
+    prompt: EnginePrompt = x["prompt"]
     notice = None
     first = None
-    if getattr(engine, "is_llm", False):
-        shown: list[Document] = x["prompt"]["shown"]
+    if engine.generative:
         pieces: list[str] = []
         try:
-            for piece in engine.stream_messages(x["prompt"]["messages"]):
+            for piece in engine.write(prompt):
                 first = first or time.perf_counter()
                 pieces.append(piece)
                 if leaks_prompt("".join(pieces)):  # stop before the rest of the prompt is shown
@@ -136,10 +140,9 @@ def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) ->
         except EngineFailedError as exc:
             notice = f"The {engine.spec} engine failed ({exc.problem}); this is the extractive answer instead."
         else:
-            text, valid, invalid = parse_and_validate(raw, len(shown))
+            text, valid, invalid = parse_and_validate(raw, len(prompt.shown))
             if valid and NOT_COVERED not in text.lower():
-                ans = Answer(text=text, citations=[_citation(n, shown[n - 1], shown[n - 1].metadata.get("highlight"))
-                                                   for n in valid],
+                ans = Answer(text=text, citations=[_citation(n, prompt.shown[n - 1], prompt.highlight(n)) for n in valid],
                              invalid_citations=invalid, timings=timings, **base)
                 yield {"answer": _finish(ans, x["t0"], first)}
                 return
@@ -148,13 +151,17 @@ def _generate(x: dict, engine, fallback: ExtractiveEngine, refusal_text: str) ->
             notice = (f"The {engine.spec} answer {'said the guide does not cover this' if NOT_COVERED in text.lower() else 'cited no passage'}, "
                       "so this is the extractive answer instead.")
         yield {"reset": notice}
-    comp = fallback.compose(x["standalone"], passages)
-    first = first or time.perf_counter()
-    yield {"token": comp.text}
-    text, valid, invalid = parse_and_validate(comp.text, len(passages))
-    ans = Answer(text=text, citations=[_citation(n, passages[n - 1], comp.highlights.get(n)) for n in valid],
+        prompt = fallback.prepare(x["standalone"], passages)
+    writer = engine if notice is None else fallback
+    raw = ""
+    for piece in writer.write(prompt):
+        first = first or time.perf_counter()
+        raw += piece
+        yield {"token": piece}
+    text, valid, invalid = parse_and_validate(raw, len(prompt.shown))
+    ans = Answer(text=text, citations=[_citation(n, prompt.shown[n - 1], prompt.highlight(n)) for n in valid],
                  invalid_citations=invalid, fallback_notice=notice, timings=timings,
-                 **{**base, "engine": fallback.spec if notice is None else f"{engine.spec} → extractive"})
+                 **{**base, "engine": writer.spec if notice is None else f"{engine.spec} → extractive"})
     yield {"answer": _finish(ans, x["t0"], first)}
 
 

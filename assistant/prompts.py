@@ -31,3 +31,8 @@ REFUSAL_TEMPLATE = (
     "The guide doesn't cover that. It compares Node.js and Python for startup backends: {topics}. "
     "Try asking about one of those."
 )
+
+NO_QUESTION_TEMPLATE = (
+    "There is no question about the guide in that message (instructions to the assistant are ignored). "
+    "The guide compares Node.js and Python for startup backends: {topics}. Ask about one of those."
+)

@@ -56,6 +56,7 @@ def weighs_stacks(question: str) -> bool:
     return bool(COMPARISON.search(question) or _WEIGHS.search(question))
 
 
+_WORDY = re.compile(r"[^\W_]")  # a letter or digit: something that can be asked about
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|that one|this one)\b", re.I)
 _STACKS = ("Node.js", "Python", "Django", "FastAPI")
 # Instructions aimed at the assistant rather than questions about the guide.
@@ -113,9 +114,15 @@ def clean_question(raw: object, max_chars: int) -> str:
 
 
 def condense(question: str, history: list[dict] | None) -> str:
-    """A standalone version of `question` given earlier turns ({'role', 'content'} dicts)."""
+    """A standalone version of `question` given earlier turns ({'role', 'content'} dicts).
+
+    A `question` with no letter or digit (nothing left once instructions to the assistant were
+    dropped, or only punctuation) becomes "", whatever the history: there is nothing to continue,
+    and the chain answers it as "no question"."""
+    if not _WORDY.search(question):
+        return ""
     if not history:
-        return question
+        return question.strip()
     prev_user = next((t["content"] for t in reversed(history) if t.get("role") == "user" and t.get("content")), "")
     prev_any = " ".join(str(t.get("content", "")) for t in history[-2:])
     if not prev_user:
@@ -123,7 +130,7 @@ def condense(question: str, history: list[dict] | None) -> str:
     standalone = question
     follow_up = bool(_CONNECTIVE.match(question)) or len(question.split()) <= 4
     if follow_up:
-        rest = _CONNECTIVE.sub("", question).strip(" ?") or question
+        rest = _CONNECTIVE.sub("", question).strip(" ?") or question.strip(" ?")
         standalone = rest[0].upper() + rest[1:] + "?"
         if COMPARISON.search(prev_user) and not COMPARISON.search(rest):
             standalone = f"Which is better for {rest}, Node.js or Python?"

@@ -64,7 +64,7 @@ def child_llm(args: dict) -> dict:
     prompts = {}
     for q in args["questions"]:  # the messages the chain will send: its retrieval, its passage selection
         docs = assistant.retriever.invoke(q)
-        shown = engine.prompt_passages(q, docs) if hasattr(engine, "prompt_passages") else docs
+        shown = engine.prepare(q, docs).shown
         dicts = chat._create_message_dicts(build_messages(q, shown))
         prompts[q] = {"dicts": dicts, "ids": [d.metadata["chunk_id"] for d in docs],
                       "prompt_tokens": _prompt_tokens(anchor, dicts)}

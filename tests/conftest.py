@@ -18,6 +18,19 @@ RELATED = (REPO / ".." / "shared" / "related").resolve()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _hypothesis_profiles() -> None:
+    """CI replays the same examples on every run (a random failure must not decide whether a
+    submission lands); `make fuzz` searches afresh with many more examples (FUZZ_EXAMPLES)."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    settings.register_profile("fuzz", derandomize=False, print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "default"))
+
+
+_hypothesis_profiles()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's .env, index or keys."""

@@ -8,11 +8,11 @@ named and skipped (or indexed, when they are in fact usable), and the rest is in
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
 import pytest
-import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

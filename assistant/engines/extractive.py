@@ -16,6 +16,7 @@ from langchain_core.documents import Document
 
 from ..question import ASKS_FOR_LIST, INJECTION, weighs_stacks
 from ..text import sentence_spans, terms, tokens
+from .base import EnginePrompt
 
 _LIST_LINES = 16  # lines of a list answer at most
 
@@ -29,17 +30,22 @@ class Composition:
 
 
 class ExtractiveEngine:
+    """Keeps the `Engine` contract (engines/base.py): not generative, never busy."""
+
     name = "extractive"
     spec = "extractive"
-    is_llm = False
+    generative = False
+    exclusive = False
 
     def __init__(self, idf: dict[str, float] | None = None) -> None:
         self._idf = idf or {}
 
-    def stream(self, question: str, passages: list[Document]) -> Iterator[str]:
-        text = self.compose(question, passages).text
-        for piece in re.findall(r"\S+\s*", text):
-            yield piece
+    def prepare(self, question: str, passages: list[Document]) -> EnginePrompt:
+        comp = self.compose(question, passages)
+        return EnginePrompt(question=question, shown=list(passages), draft=comp.text, highlights=comp.highlights)
+
+    def write(self, prompt: EnginePrompt) -> Iterator[str]:
+        yield from re.findall(r"\S+\s*", prompt.draft)
 
     def compose(self, question: str, passages: list[Document]) -> Composition:
         if not passages:

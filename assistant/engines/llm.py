@@ -18,6 +18,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from ..config import Settings
 from ..errors import EngineFailedError, EngineUnavailableError
 from ..prompts import PASSAGE_TEMPLATE, SYSTEM_PROMPT, USER_TEMPLATE
+from .base import EnginePrompt
 
 LOCAL_EXTRA_FIX = "Install the local extra: pip install -e '.[local]'  (or choose --llm extractive)"
 
@@ -77,26 +78,30 @@ HOSTED_PARALLEL = 32  # generations in flight per hosted engine (the UI queue ad
 class ChatEngine:
     """Streams an answer from a LangChain chat model; errors and deadlines become EngineFailedError.
 
-    One generation at a time per engine when `exclusive` (a llama.cpp model is not thread-safe).
-    Hosted endpoints are not exclusive: the server batches concurrent requests, and an answer
-    waiting for another's HTTP call would burn its own deadline and fall back.
+    Keeps the `Engine` contract (engines/base.py): generative. One generation at a time when
+    `exclusive` (a model in this process is not thread-safe). Servers — hosted endpoints and the
+    local engine's own llama.cpp server — are not exclusive here: the server queues or batches
+    concurrent requests, and an answer waiting for another's HTTP call would burn its own deadline.
     """
 
-    is_llm = True
+    generative = True
 
     def __init__(self, name: str, spec: str, chat_model, timeout: float, *, max_passages: int = 4,
                  passage_tokens: int = 110, exclusive: bool = True) -> None:
         self.name, self.spec, self.model, self.timeout = name, spec, chat_model, timeout
         self.max_passages, self.passage_tokens = max_passages, passage_tokens
+        self.exclusive = exclusive
         self._busy = threading.Lock() if exclusive else threading.Semaphore(HOSTED_PARALLEL)
 
-    def prompt_passages(self, question: str, passages: list[Document]) -> list[Document]:
-        return lean_passages(question, passages, self.max_passages, self.passage_tokens)
+    def prepare(self, question: str, passages: list[Document]) -> EnginePrompt:
+        shown = lean_passages(question, passages, self.max_passages, self.passage_tokens)
+        return EnginePrompt(question=question, shown=shown, messages=build_messages(question, shown))
 
-    def stream(self, question: str, passages: list[Document]) -> Iterator[str]:
-        yield from self.stream_messages(build_messages(question, self.prompt_passages(question, passages)))
+    def write(self, prompt: EnginePrompt) -> Iterator[str]:
+        yield from self.stream_messages(prompt.messages)
 
     def stream_messages(self, messages: list) -> Iterator[str]:
+        """Stream any chat messages (the eval's naive baseline sends its own prompt)."""
         yield from _with_deadline(lambda: self.model.stream(messages), self.timeout, self.spec, self._busy)
 
 

@@ -50,7 +50,7 @@ class NaivePipeline:
         top10 = self.retrieve(question, 10)
         context = top10[:TOP_K]
         error = None
-        if getattr(engine, "is_llm", False):
+        if engine.generative:
             prompt = NAIVE_PROMPT.format(context="\n\n".join(d.page_content for d in context), question=question)
             try:
                 text = "".join(engine.stream_messages([HumanMessage(prompt)])).strip()
