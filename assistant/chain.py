@@ -1,6 +1,7 @@
 """The answering chain, in LCEL, built from its parts by `build_chain(retriever, engine)`.
 
-Steps (each a named runnable): clean (incl. dropping prompt-injection clauses) → condense → retrieve → number → guard → prompt →
+Steps (each a named runnable): clean (incl. dropping prompt-injection clauses) → condense → plan (the question
+understood once: assistant/plan.py) → retrieve → number → guard → prompt →
 generate (streams tokens) → parse citations → validate. `chain.stream(inputs)` yields
 `{"token": str}` events while the engine writes, an optional `{"reset": notice}` when a fallback
 replaces what was shown, and finally `{"answer": Answer}`.
@@ -21,6 +22,7 @@ from .engines.base import Engine, EnginePrompt
 from .engines.extractive import ExtractiveEngine
 from .engines.llm import format_passages
 from .errors import EngineFailedError
+from .plan import Planner, QuestionPlan
 from .prompts import NO_QUESTION_TEMPLATE, REFUSAL_TEMPLATE, SYSTEM_PROMPT
 from .question import clean_question, condense, strip_injection, topic_query
 from .refusal import judge
@@ -62,8 +64,9 @@ _NAMES_ONLY = {"node", "js", "nodejs", "python", "and", "or", "vs", "versus"}
 
 def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
                 idf: dict[str, float] | None = None, min_relevance: float = 0.0, min_coverage: float = 0.0,
-                max_question_chars: int = 4000, topics: list[str] | None = None) -> Runnable:
-    """Compose the chain. Input: {"question": str, "history": [{"role", "content"}, ...]}."""
+                max_question_chars: int = 4000, topics: list[str] | None = None, planner: Planner | None = None) -> Runnable:
+    """Compose the chain. Input: {"question": str, "history": [{"role", "content"}, ...]}. Without a
+    `planner` the question is not classified (every plan is None) and engines read the question alone."""
     fallback = fallback or ExtractiveEngine()
     vocabulary = vocabulary or set()
     topic_list = ", ".join(topics or ["performance", "scalability", "AI/ML", "the factor table"])
@@ -79,19 +82,22 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
         t = time.perf_counter()
         if not x["standalone"]:  # nothing left to search for (only instructions, or only punctuation)
             return {"docs": [], "ms": 0.0}
-        docs = retriever.invoke(x["standalone"])
+        plan: QuestionPlan | None = x["plan"]
+        search = getattr(retriever, "search", None)
+        docs = search(plan) if plan is not None and search is not None else retriever.invoke(x["standalone"])
         return {"docs": docs, "ms": (time.perf_counter() - t) * 1000}
 
     def guard(x: dict):
         question = x["standalone"]
         as_asked = getattr(retriever, "best_similarity", None)
         second_look = (lambda: as_asked(question)) if as_asked and topic_query(question) != question else None
-        return judge(question, x["retrieved"]["docs"], vocabulary, idf or {}, min_relevance, min_coverage, second_look)
+        return judge(question, x["retrieved"]["docs"], vocabulary, idf or {}, min_relevance, min_coverage, second_look,
+                     plan=x["plan"])
 
     def prompt(x: dict) -> EnginePrompt | None:
         if x["verdict"].refuse:
             return None
-        return engine.prepare(x["standalone"], x["retrieved"]["docs"])
+        return _prepare(engine, x["standalone"], x["retrieved"]["docs"], x["plan"])
 
     def generate(stream: Iterator[dict]) -> Iterator[dict]:
         x: dict = {}
@@ -102,6 +108,7 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
     prepare = (
         RunnableLambda(clean).with_config(run_name="clean")
         | RunnablePassthrough.assign(standalone=RunnableLambda(lambda x: condense(x["query"], x["history"]))).with_config(run_name="condense")
+        | RunnablePassthrough.assign(plan=RunnableLambda(lambda x: planner.plan(x["standalone"]) if planner else None)).with_config(run_name="plan")
         | RunnablePassthrough.assign(retrieved=RunnableLambda(retrieve)).with_config(run_name="retrieve")
         | RunnablePassthrough.assign(context=RunnableLambda(lambda x: format_passages(x["retrieved"]["docs"]))).with_config(run_name="number")
         | RunnablePassthrough.assign(verdict=RunnableLambda(guard)).with_config(run_name="guard")
@@ -151,7 +158,7 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
             notice = (f"The {engine.spec} answer {'said the guide does not cover this' if NOT_COVERED in text.lower() else 'cited no passage'}, "
                       "so this is the extractive answer instead.")
         yield {"reset": notice}
-        prompt = fallback.prepare(x["standalone"], passages)
+        prompt = _prepare(fallback, x["standalone"], passages, x["plan"])
     writer = engine if notice is None else fallback
     raw = ""
     for piece in writer.write(prompt):
@@ -159,10 +166,21 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
         raw += piece
         yield {"token": piece}
     text, valid, invalid = parse_and_validate(raw, len(prompt.shown))
+    cited_extra = [] if writer.generative else prompt.shown[len(passages):]  # passages the answer cites from the index
     ans = Answer(text=text, citations=[_citation(n, prompt.shown[n - 1], prompt.highlight(n)) for n in valid],
                  invalid_citations=invalid, fallback_notice=notice, timings=timings,
-                 **{**base, "engine": writer.spec if notice is None else f"{engine.spec} → extractive"})
+                 **{**base, "passages": _passages(passages + cited_extra),
+                    "engine": writer.spec if notice is None else f"{engine.spec} → extractive"})
     yield {"answer": _finish(ans, x["t0"], first)}
+
+
+def _prepare(engine: Engine, question: str, passages: list[Document], plan: QuestionPlan | None) -> EnginePrompt:
+    """The engine's prompt, carrying the plan (an engine that shapes its answer by intent reads it there)."""
+    prompt = engine.prepare(question, passages)
+    if plan is not None and prompt.plan is None:
+        prompt.plan = plan
+        prompt.draft = ""  # composed again, by intent, when written (engines/extractive.py)
+    return prompt
 
 
 def parse_and_validate(raw: str, n_passages: int) -> tuple[str, list[int], list[int]]:

@@ -125,17 +125,23 @@ class _Citer:
         return out
 
     def _find(self, key: str) -> Citation | None:
-        if key.startswith("factor:"):
-            name = key.removeprefix("factor:")
-            rows = (d for d in self.docs if d.metadata.get("kind") == "factor_row")
-            doc = next((d for d in rows if d.metadata.get("factor") == name), None)
-            return _citation(doc, None) if doc else None
-        for doc in self.docs:
-            quote = doc.metadata.get("quote") or doc.page_content
-            at = quote.find(key)
-            if at >= 0:
-                return _citation(doc, _sentence_around(quote, at, at + len(key)))
-        return None
+        found = locate(key, self.docs)
+        return _citation(*found) if found else None
+
+
+def locate(key: str, docs: list[Document]) -> tuple[Document, tuple[int, int] | None] | None:
+    """The passage holding an evidence key ("factor:<row>" or a sentence fragment) and the span of the
+    sentence around it (None: the whole row). The chat's extractive engine cites Decide's reasons with it."""
+    if key.startswith("factor:"):
+        name = key.removeprefix("factor:")
+        doc = next((d for d in docs if d.metadata.get("kind") == "factor_row" and d.metadata.get("factor") == name), None)
+        return (doc, None) if doc else None
+    for doc in docs:
+        quote = doc.metadata.get("quote") or doc.page_content
+        at = quote.find(key)
+        if at >= 0:
+            return doc, _sentence_around(quote, at, at + len(key))
+    return None
 
 
 def _sentence_around(quote: str, start: int, end: int) -> tuple[int, int]:

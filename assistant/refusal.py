@@ -22,7 +22,12 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
+from .plan import QuestionPlan, side_of
 from .text import STOPWORDS, coverage, terms, tokens
+
+# The intent classifier's probability above which a question it reads as out of scope is refused even
+# when it names no other technology (a learning-path or tooling question that shares the guide's words).
+OUT_OF_SCOPE_CONFIDENCE = 0.6
 
 _TERM = re.compile(r"[A-Za-z][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]|[A-Z]")
 # Words that are capitalised in questions without naming anything.
@@ -47,14 +52,24 @@ class Verdict:
 
 
 def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[str, float], min_relevance: float,
-          min_coverage: float, second_look: Callable[[], float] | None = None) -> Verdict:
+          min_coverage: float, second_look: Callable[[], float] | None = None, plan: QuestionPlan | None = None) -> Verdict:
     """`second_look` gives the best similarity of the question as asked, when retrieval embedded only its
-    topic (retrieval.topic_query); it is called only when the topic alone would be refused as irrelevant."""
+    topic (retrieval.topic_query); it is called only when the topic alone would be refused as irrelevant.
+    `plan` (assistant/plan.py) refuses what the question's plan reads as out of scope: another technology
+    on one side of the comparison, or a question outside a stack choice altogether."""
     best = max((float(d.metadata.get("dense_score", 0.0)) for d in docs), default=0.0)
     cov = coverage(question, idf)
     unknown = tuple(unknown_names(question, vocabulary))
     if not docs or not terms(question):
         return Verdict(True, best, cov, unknown, "no question about the guide's subject was asked")
+    if plan is not None and plan.out_of_scope and (plan.others or plan.confidence >= OUT_OF_SCOPE_CONFIDENCE):
+        why = f"it weighs {', '.join(plan.others)}, which the guide does not compare" if plan.others else \
+            f"the question reads as outside a Node.js-vs-Python choice (p={plan.confidence:.2f})"
+        return Verdict(True, best, cov, unknown, why)
+    if plan is not None:  # a framework of either side ("Tornado", "Express") is on the guide's subject
+        unknown = tuple(u for u in unknown if not side_of(u))
+    if plan is not None and plan.uncovered:
+        unknown = ()  # named, and said to be uncovered in the answer, which answers the rest
     if unknown:
         return Verdict(True, best, cov, unknown, f"the corpus never mentions {', '.join(unknown)}")
     if best < min_relevance and cov < min_coverage and second_look is not None:

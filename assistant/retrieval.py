@@ -20,6 +20,7 @@ from pydantic import ConfigDict
 
 from .factors import named_factors
 from .knowledge import KnowledgeBase
+from .plan import QuestionPlan
 from .question import topic_query
 from .store import server_unavailable
 from .text import tokens as text_tokens
@@ -37,7 +38,14 @@ class HybridRetriever(BaseRetriever):
     primary_boost: float = 1.15
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None) -> list[Document]:
-        topic = topic_query(query)  # both sides: "a worse fit" must not match "Excellent fit" either
+        return self._ranked(query, topic_query(query))
+
+    def search(self, plan: QuestionPlan) -> list[Document]:
+        """Retrieve for a planned question: its topic on both retrievers (plan.topic), its named factors first."""
+        return self._ranked(plan.question, plan.topic or plan.question)
+
+    def _ranked(self, query: str, topic: str) -> list[Document]:
+        # The topic on both sides: "a worse fit" must not match "Excellent fit" either.
         dense = self._canonical(self.dense(topic))
         sparse = self._canonical(self.sparse(topic))
         fused: dict[str, float] = {}

@@ -15,6 +15,7 @@ from .config import Settings
 from .engines import build_engine, default_spec, parse_spec
 from .engines.extractive import ExtractiveEngine
 from .knowledge import KnowledgeBase, load_knowledge
+from .plan import Planner
 from .retrieval import build_retriever
 
 
@@ -23,7 +24,9 @@ class Assistant:
         self.settings = settings
         self.kb = kb or load_knowledge(settings)
         self.retriever = build_retriever(self.kb)
-        self.extractive = ExtractiveEngine(self.kb.idf)
+        self.extractive = ExtractiveEngine(self.kb.idf, library=self.kb.docs)
+        self.planner = Planner(self.kb.store.embeddings.embed_documents, [d.metadata["factor"] for d in self.kb.factor_rows],
+                               cache_dir=settings.index_dir, model_label=settings.embedding_model or "bundled-minilm")
         self._engines: dict[str, object] = {"extractive": self.extractive}
         self._chains: dict[tuple[str, int], object] = {}
         self._lock = threading.Lock()
@@ -57,7 +60,7 @@ class Assistant:
                     retriever, engine, fallback=self.extractive, vocabulary=self.kb.vocabulary,
                     idf=self.kb.idf, min_relevance=self.settings.min_relevance,
                     min_coverage=self.settings.min_coverage, max_question_chars=self.settings.max_question_chars,
-                    topics=self.topics)
+                    topics=self.topics, planner=self.planner)
             return self._chains[key]
 
     def stream(self, question: str, history: list[dict] | None = None, *, llm: str | None = None,

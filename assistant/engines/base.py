@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
+
+if TYPE_CHECKING:
+    from ..plan import QuestionPlan
 
 
 @dataclass
@@ -25,7 +28,9 @@ class EnginePrompt:
     `shown` are the passages the engine sees, numbered [1]..[n] in this order (an LLM sees them cut
     to their relevant sentences); `messages` the chat messages for an LLM (empty otherwise); the
     extractive engine composes its answer here and keeps the text it will stream in `draft`, with
-    the spans of each passage's quote it used in `highlights`.
+    the spans of each passage's quote it used in `highlights`. `plan` is the question as understood
+    once (assistant/plan.py: intent, factors, needs, stacks, other technologies); the chain sets it
+    on every prompt, so an engine may shape its answer by intent.
     """
 
     question: str
@@ -33,6 +38,7 @@ class EnginePrompt:
     messages: list = field(default_factory=list)
     draft: str = ""
     highlights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    plan: QuestionPlan | None = None
 
     def highlight(self, n: int) -> list[tuple[int, int]] | None:
         """The spans of passage `n`'s quote this answer used (None: the passage as a whole)."""

@@ -1,9 +1,14 @@
 """The extractive engine: no LLM, deterministic, instant. Also the fallback for every LLM engine.
 
-- A comparison question whose top passages include a factor-table row gets the table's verdict
-  (winner or tie) with both cells, cited to that row, plus the best supporting guide sentence.
-- Any other question gets the most relevant sentences (or list lines) of the top passages,
-  quoted verbatim and cited.
+It answers the intent of the question's plan (assistant/plan.py):
+- choose: the factor table's verdict (winner or tie) with both cells, cited to the row, plus the best
+  supporting guide sentence; where the guide's prose says the opposite of the row, both, cited;
+- scenario: one cited line per need the question names, weighed as the Decide tab weighs them
+  (assistant/decide.py), and the guide's recommendation;
+- advice: the guide's own advice on choosing (team first, not trends), then any needs weighed;
+- explain / fact: the most relevant sentences of the passages, quoted verbatim — no table verdict;
+- list: the guide's list lines.
+A partly covered question first says what the guide does not cover.
 """
 
 from __future__ import annotations
@@ -14,56 +19,92 @@ from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
+from ..decide import PMF_KEY, TEAM_KEY, locate, recommend
+from ..plan import QuestionPlan
 from ..question import ASKS_FOR_LIST, INJECTION, weighs_stacks
 from ..text import sentence_spans, terms, tokens
 from .base import EnginePrompt
 
 _LIST_LINES = 16  # lines of a list answer at most
+# The guide's advice on how to choose at all (Team composition, Running both), found in the index by
+# these sentence keys.
+TREND_KEY = "Choosing a backend stack based on what's trending"
+FAMILIAR_KEY = "Familiarity compounds."
+UNDECIDED_KEY = "work through these five questions"
+_STACK = {"Node.js": r"node(?:\.?js)?", "Python": r"python|django"}
 
 
 @dataclass
 class Composition:
-    """Answer text plus, per passage number, the spans of its quote that were used."""
+    """Answer text plus, per passage number, the spans of its quote that were used; `shown` are the
+    passages numbered [1]..[n] (the retrieved ones, then any the answer cites from the index)."""
 
     text: str
     highlights: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    shown: list[Document] = field(default_factory=list)
+
+    def cite(self, doc: Document, span: tuple[int, int] | None) -> int:
+        """The passage's number (added to `shown` when it was not retrieved), its span highlighted."""
+        cid = doc.metadata.get("chunk_id")
+        n = next((i for i, d in enumerate(self.shown, start=1) if d.metadata.get("chunk_id") == cid), 0)
+        if not n:
+            self.shown.append(doc)
+            n = len(self.shown)
+        quote = _quote(doc)
+        self.highlights.setdefault(n, []).append(span or (0, len(quote)))
+        return n
 
 
 class ExtractiveEngine:
-    """Keeps the `Engine` contract (engines/base.py): not generative, never busy."""
+    """Keeps the `Engine` contract (engines/base.py): not generative, never busy. `library` is the
+    index's passages, for the guide's advice and Decide's reasons when retrieval did not bring them."""
 
     name = "extractive"
     spec = "extractive"
     generative = False
     exclusive = False
 
-    def __init__(self, idf: dict[str, float] | None = None) -> None:
+    def __init__(self, idf: dict[str, float] | None = None, library: list[Document] | None = None) -> None:
         self._idf = idf or {}
+        self._library = [d for d in (library or []) if d.metadata.get("primary") and not d.metadata.get("parent_id")]
 
-    def prepare(self, question: str, passages: list[Document]) -> EnginePrompt:
-        comp = self.compose(question, passages)
-        return EnginePrompt(question=question, shown=list(passages), draft=comp.text, highlights=comp.highlights)
+    def prepare(self, question: str, passages: list[Document], plan: QuestionPlan | None = None) -> EnginePrompt:
+        comp = self.compose(question, passages, plan)
+        return EnginePrompt(question=question, shown=comp.shown, draft=comp.text, highlights=comp.highlights, plan=plan)
 
     def write(self, prompt: EnginePrompt) -> Iterator[str]:
+        if prompt.plan is not None and not prompt.draft:
+            done = self.prepare(prompt.question, prompt.shown, prompt.plan)
+            prompt.shown, prompt.draft, prompt.highlights = done.shown, done.draft, done.highlights
         yield from re.findall(r"\S+\s*", prompt.draft)
 
-    def compose(self, question: str, passages: list[Document]) -> Composition:
+    def compose(self, question: str, passages: list[Document], plan: QuestionPlan | None = None) -> Composition:
         if not passages:
             return Composition("The guide doesn't cover that.")
-        if ASKS_FOR_LIST.search(question):  # "When should I choose Python?" wants the guide's list, not one row
+        intent = plan.intent if plan else ("choose" if weighs_stacks(question) else "fact")
+        comp = self._answer(question, list(passages), plan, intent)
+        if plan and plan.uncovered:
+            comp.text = f"The guide does not cover {_join(plan.uncovered)}. What it does say: {comp.text}"
+        return comp
+
+    def _answer(self, question: str, passages: list[Document], plan: QuestionPlan | None, intent: str) -> Composition:
+        if intent in ("list", "choose", "fact") and ASKS_FOR_LIST.search(question):  # the guide's list, not one row
             listed, overlap = self._list_passage(question, passages[:3])
             if listed is not None and overlap:
                 return self._list_answer(passages, listed)
-        row_n = self._verdict_row(question, passages)
-        if row_n:
-            return self._verdict(question, passages, row_n)
-        return self._sentences(question, passages)
+        if plan is not None and intent == "scenario" and plan.needs:
+            return self._scenario(question, passages, plan)
+        if plan is not None and intent == "advice":
+            return self._advice(question, passages, plan)
+        if intent in ("choose", "scenario") or (intent == "fact" and weighs_stacks(question) and plan is None):
+            row_n = self._verdict_row(passages)
+            if row_n:
+                return self._verdict(question, passages, row_n)
+        return self._sentences(question, passages, exclude_kind="factor_row" if intent == "explain" else "")
 
     # -- factor verdicts ---------------------------------------------------------------
     @staticmethod
-    def _verdict_row(question: str, passages: list[Document]) -> int | None:
-        if not weighs_stacks(question):
-            return None
+    def _verdict_row(passages: list[Document]) -> int | None:
         for n, doc in enumerate(passages[:3], start=1):
             if doc.metadata.get("kind") == "factor_row":
                 return n
@@ -77,20 +118,100 @@ class ExtractiveEngine:
         else:
             head = f"{winner} wins on {factor} in the guide's factor table [{n}]."
         cells = f"Node.js: {m['node_cell']}; Python: {m['python_cell']} [{n}]."
-        comp = Composition(f"{head} {cells}", {n: [(0, len(m["quote"]))]})
+        comp = Composition(f"{head} {cells}", {n: [(0, len(m["quote"]))]}, list(passages))
+        against = self._contradiction(factor, winner, passages)
+        if against is not None:
+            doc, span, sentence = against
+            cn = comp.cite(doc, span)
+            comp.text += (f" The guide contradicts its own table here: its {doc.metadata.get('section', 'prose')} section says "
+                          f"\"{sentence}\" [{cn}]")
+            return comp
         support = self._best_units(question + " " + factor, passages, limit=1, exclude_kind="factor_row", guide_only=True)
         for sn, (s, e), sentence in support:
             comp.text += f" {sentence} [{sn}]"
             comp.highlights.setdefault(sn, []).append((s, e))
         return comp
 
+    def _contradiction(self, factor: str, winner: str, passages: list[Document]) -> tuple[Document, tuple[int, int], str] | None:
+        """A guide sentence saying the row's winner is slower/weaker/worse than the other side on the
+        row's subject (the Performance section vs the CPU row)."""
+        if winner not in _STACK:
+            return None
+        loser = "Python" if winner == "Node.js" else "Node.js"
+        claim = re.compile(rf"\b(?:{_STACK[winner]})\b[^.]{{0,40}}\b(?:slower|weaker|worse|less suited)\s+than\s+(?:{_STACK[loser]})\b", re.I)
+        subject = set(terms(factor)) - set(terms("performance ecosystem apps"))
+        seen = set()
+        for doc in list(passages) + self._library:
+            if not doc.metadata.get("primary") or doc.metadata.get("kind") == "factor_row" or id(doc) in seen:
+                continue
+            seen.add(id(doc))
+            text = _quote(doc)
+            for s, e in sentence_spans(text):
+                sentence = text[s:e]
+                if claim.search(sentence) and subject & set(terms(sentence)):
+                    return doc, (s, e), " ".join(sentence.split())
+        return None
+
+    # -- the guide's weighing ----------------------------------------------------------
+    def _scenario(self, question: str, passages: list[Document], plan: QuestionPlan) -> Composition:
+        comp = Composition("", {}, list(passages))
+        lines = self._weighing(comp, plan)
+        comp.text = "\n".join(lines)
+        return comp
+
+    def _weighing(self, comp: Composition, plan: QuestionPlan) -> list[str]:
+        """Decide's recommendation for the plan's needs: one cited line per need, then its headline and advice."""
+        docs = self._library or comp.shown
+        rec = recommend(plan.decide_answers(), docs, has_pmf=plan.has_pmf)
+        numbers = {}
+        for c in rec.citations:
+            found = next((d for d in docs if d.metadata.get("chunk_id") == c.chunk_id), None)
+            if found is not None:
+                numbers[c.n] = comp.cite(found, None if found.metadata.get("kind") == "factor_row" else tuple(c.highlight[0]))
+        labels = {(n.key, n.option): n.label for n in plan.needs}
+        answers = plan.decide_answers()
+        lines = []
+        for reason, (key, option) in zip(rec.reasons, answers.items()):
+            label = labels.get((key, option), key)
+            lines.append(f"- {label[0].upper()}{label[1:]}: {reason.text}{_marks(reason.markers, numbers)}")
+        lines.append(f"The guide's weighing: {rec.headline}{''.join(_marks(a.markers, numbers) for a in rec.advice[:1])}")
+        for a in rec.advice[1:]:
+            lines.append(f"{a.text}{_marks(a.markers, numbers)}")
+        return lines
+
+    def _advice(self, question: str, passages: list[Document], plan: QuestionPlan) -> Composition:
+        comp = Composition("", {}, list(passages))
+        parts = []
+        for key in (TREND_KEY, TEAM_KEY, FAMILIAR_KEY):
+            found = locate(key, list(passages) + self._library)
+            if found is not None:
+                doc, span = found
+                parts.append(f"{_sentence(doc, span)} [{comp.cite(doc, span)}]")
+        if plan.needs:
+            comp.text = " ".join(parts) + "\n" + "\n".join(self._weighing(comp, plan))
+            return comp
+        rows = {d.metadata.get("factor"): d for d in list(passages) + self._library if d.metadata.get("kind") == "factor_row"}
+        pulls = []
+        for factor, side in (("Real-Time Apps", "Node.js"), ("AI / ML Ecosystem", "Python"), ("Security (Built-in)", "Python")):
+            row = rows.get(factor)
+            if row is not None:
+                cell = row.metadata["node_cell"] if side == "Node.js" else row.metadata["python_cell"]
+                pulls.append(f"{factor}: {side} is \"{cell}\" [{comp.cite(row, None)}]")
+        if pulls:
+            parts.append("What the product needs still matters; " + "; ".join(pulls) + ".")
+        found = locate(PMF_KEY, list(passages) + self._library)
+        if found is not None:
+            parts.append(f"{_sentence(found[0], found[1])} [{comp.cite(*found)}]")
+        comp.text = " ".join(parts) if parts else self._sentences(question, passages).text
+        return comp
+
     # -- quoted sentences ---------------------------------------------------------------
-    def _sentences(self, question: str, passages: list[Document]) -> Composition:
-        units = self._best_units(question, passages, limit=3)
+    def _sentences(self, question: str, passages: list[Document], exclude_kind: str = "") -> Composition:
+        units = self._best_units(question, passages, limit=3, exclude_kind=exclude_kind)
         if not units:
             units = [(1, *self._first_unit(passages[0]))]
         units.sort(key=lambda u: (u[0], u[1][0]))
-        comp = Composition("")
+        comp = Composition("", {}, list(passages))
         parts = []
         for n, (s, e), sentence in units:
             parts.append(f"{sentence} [{n}]")
@@ -121,7 +242,7 @@ class ExtractiveEngine:
                 if d.metadata.get("source_id") == doc.metadata.get("source_id")
                 and d.metadata.get("section") == doc.metadata.get("section")]
         same.sort(key=lambda nd: nd[1].metadata.get("start", 0))
-        comp = Composition(f"From \"{doc.metadata.get('section', '')}\" [{listed + 1}]:\n")
+        comp = Composition(f"From \"{doc.metadata.get('section', '')}\" [{listed + 1}]:\n", {}, list(passages))
         shown = 0
         for n, part in same:
             content, pos = _quote(part), 0
@@ -185,3 +306,19 @@ def _quote(doc: Document) -> str:
 def _win_note(quote: str) -> str:
     cells = [c.strip() for c in quote.strip().strip("|").split("|")]
     return cells[-1] if cells else "Tie"
+
+
+def _sentence(doc: Document, span: tuple[int, int] | None) -> str:
+    text = _quote(doc)
+    s, e = span or (0, len(text))
+    return " ".join(text[s:e].split())
+
+
+def _marks(markers: list[int], numbers: dict[int, int]) -> str:
+    out = "".join(f" [{numbers[m]}]" for m in markers if m in numbers)
+    return out.replace("] [", "][")
+
+
+def _join(items: tuple[str, ...]) -> str:
+    items = tuple(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]

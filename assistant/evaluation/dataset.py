@@ -12,9 +12,12 @@ from pathlib import Path
 from ..errors import AssistantError
 from ..factors import WINNERS, FactorRow, parse_factor_table
 
-CASE_TYPES = ("winner", "fact", "list", "followup", "out_of_scope", "injection", "related")
+CASE_TYPES = ("winner", "fact", "list", "followup", "out_of_scope", "injection", "related",
+              "explain", "advice", "scenario", "partly_covered")  # the last four: real questions (eval/real_questions.md)
 FIELDS = ("id", "question", "type", "factor", "gold_winner", "must_include", "must_not_include", "gold_evidence",
           "answerable", "history", "source")
+OPTIONAL = ("intent", "url", "notes")  # the real sets' extra fields
+INTENTS = ("choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope")
 
 
 class DatasetError(AssistantError):
@@ -40,6 +43,9 @@ class Case:
     answerable: bool
     history: list[dict] = field(default_factory=list)
     source: str | None = None
+    intent: str | None = None  # real sets: what the founder wants (one of INTENTS)
+    url: str | None = None  # real sets: where the question was asked
+    notes: str | None = None  # real sets: what a correct answer says
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -55,7 +61,7 @@ def load_cases(path: Path) -> list[Case]:
         missing = [f for f in FIELDS if f not in raw]
         if missing:
             raise DatasetError(f"{where} lacks {', '.join(missing)}.", "Every field is present; null or [] when it does not apply.")
-        case = Case(**{f: raw[f] for f in FIELDS})
+        case = Case(**{f: raw[f] for f in FIELDS}, **{f: raw.get(f) for f in OPTIONAL})
         problem = _problem(case) or (f"duplicate id {case.id!r}" if case.id in seen else "")
         if problem:
             raise DatasetError(f"{where} ({case.id}): {problem}.", "See the schema in eval/README.md.")
@@ -67,6 +73,10 @@ def load_cases(path: Path) -> list[Case]:
 def _problem(case: Case) -> str:
     if case.type not in CASE_TYPES:
         return f"type {case.type!r} is not one of {', '.join(CASE_TYPES)}"
+    if case.intent is not None and case.intent not in INTENTS:
+        return f"intent {case.intent!r} is not one of {', '.join(INTENTS)}"
+    if case.type in ("explain", "advice", "scenario", "partly_covered") and not case.answerable:
+        return f"a {case.type} case is answerable (out-of-scope questions are type out_of_scope)"
     if not case.id.startswith(f"{case.type}-"):
         return f"id does not start with '{case.type}-'"
     if (case.factor is None) != (case.gold_winner is None):

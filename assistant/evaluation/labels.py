@@ -154,3 +154,15 @@ def _factors_named(unit: str, factors: list[str]) -> list[str]:
 def looks_like_refusal(text: str) -> bool:
     """The answer declines ("The guide doesn't cover that", "the context does not mention ...")."""
     return bool(_REFUSAL.search(text))
+
+
+# Says that (part of) the question is outside the guide: "The guide does not cover Java", "not discussed
+# in the guide", "the guide says nothing about …".
+_NOT_COVERED_NOTE = re.compile(
+    r"\b(?:does\s+not|doesn't|do\s+not|don't)\s+(?:cover|discuss|mention|address)\b|\bnot\s+(?:covered|discussed|mentioned)\b"
+    r"|\bsays?\s+nothing\s+(?:about|on)\b|\bnothing\s+(?:about|on)\b|\boutside\s+(?:the\s+)?(?:guide|its\s+scope)\b", re.I)
+
+
+def notes_not_covered(text: str) -> bool:
+    """Does the answer say what the guide does not cover (a partly covered question's first duty)?"""
+    return bool(_NOT_COVERED_NOTE.search(MARKER.sub("", text)))

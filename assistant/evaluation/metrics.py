@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..citations import MARKER, cited_numbers
 from .dataset import Case
-from .labels import asserted_pairs, extract_verdict, looks_like_refusal
+from .labels import asserted_pairs, extract_verdict, looks_like_refusal, notes_not_covered
 
 LABELS = ("Node.js", "Python", "Tie")
 NO_VERDICT = "none"
@@ -109,7 +109,33 @@ def score(case: Case, out: Output, table: dict[str, str]) -> Record:
     p["citation_validity"] = (not out.invalid and all(0 < n <= len(out.passages) for n in out.cited)) if answered else None
     p["citation_recall"] = bool(evidence_cited) if ev else None
     p["refusal"] = (out.refused != case.answerable)  # refused exactly when unanswerable
+    p["correct"] = correct(case, rec, quotes_evidence=bool(ev) and normalize(ev) in normalize(MARKER.sub("", out.text)))
     return rec
+
+
+# Case types whose answer is the guide's reasoning, not a table verdict (unless the labels name a winner).
+NO_VERDICT_TYPES = ("explain", "advice")
+
+
+def correct(case: Case, rec: Record, *, quotes_evidence: bool) -> bool:
+    """Right as a founder would judge it (eval/README.md, "Correct"): an unanswerable question is
+    refused; an answerable one is answered with every key fact, nothing it must not say, the passage
+    holding the evidence cited (or the evidence quoted) and, when labelled, the table's winner; an
+    explain/advice answer gives no table verdict the labels do not ask for; a partly covered one
+    says what the guide does not cover."""
+    if not case.answerable:
+        return rec.refused
+    if rec.refused or not all(rec.must_include_hits) or rec.must_not_include_found:
+        return False
+    if case.gold_evidence and not (rec.evidence_cited or quotes_evidence):
+        return False
+    if case.gold_winner and rec.predicted_winner != case.gold_winner:
+        return False
+    if case.type in NO_VERDICT_TYPES and not case.gold_winner and rec.asserted_pairs:
+        return False
+    if case.type == "partly_covered" and not notes_not_covered(rec.answer):
+        return False
+    return True
 
 
 def output_citations(text: str, n_passages: int) -> tuple[list[int], list[int]]:
@@ -119,8 +145,10 @@ def output_citations(text: str, n_passages: int) -> tuple[list[int], list[int]]:
 
 
 def is_refusal(text: str, flagged: bool = False) -> bool:
-    """A refusal: the pipeline flagged it, or the text declines (same rule for every pipeline)."""
-    return flagged or looks_like_refusal(text) or not MARKER.sub("", text).strip()
+    """A refusal: the pipeline flagged it, or the text declines and cites nothing (same rule for every
+    pipeline). An answer that says what the guide does not cover and then answers the rest with
+    citations ("The guide does not cover Java. On Node.js and Python: … [1]") is an answer."""
+    return flagged or (looks_like_refusal(text) and not MARKER.search(text)) or not MARKER.sub("", text).strip()
 
 
 # -- aggregates ------------------------------------------------------------------------------
@@ -191,6 +219,7 @@ def aggregate(records: list[Record]) -> dict:
         "citation_recall": _rate(flags("citation_recall")).to_dict(),
         "false_answer_rate": _rate([not r.refused for r in records if not r.answerable]).to_dict(),
         "over_refusal_rate": _rate([r.refused for r in records if r.answerable]).to_dict(),
+        "correct": _rate(flags("correct")).to_dict(),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 # (key in aggregates, label, higher is better)
 HEADLINE = (
+    ("correct", "correct (as a founder judges it)", True),
     ("hit_at_1", "hit@1", True),
     ("hit_at_3", "hit@3", True),
     ("mrr_at_10", "MRR@10", True),
@@ -24,7 +25,7 @@ HEADLINE = (
     ("latency_p50_ms", "latency p50 (ms)", False),
     ("latency_p95_ms", "latency p95 (ms)", False),
 )
-SUMMARY = ("hit_at_3", "mrr_at_10", "winner_accuracy", "table_violation_rate", "must_include_recall", "citation_validity",
+SUMMARY = ("correct", "hit_at_3", "mrr_at_10", "winner_accuracy", "table_violation_rate", "must_include_recall", "citation_validity",
            "citation_recall", "false_answer_rate", "over_refusal_rate", "latency_p50_ms")
 CHART = ("hit_at_3", "mrr_at_10", "winner_accuracy", "table_violation_rate", "must_include_recall", "citation_validity",
          "citation_recall", "false_answer_rate", "over_refusal_rate")

@@ -32,7 +32,7 @@ def select_cases(cases: list[Case], *, indexed: set[str], types: list[str] | Non
     for case in cases:
         if types and case.type not in types:
             continue
-        if case.source and case.source not in indexed:
+        if case.source and case.source not in indexed and Path(case.source).stem not in indexed:  # "x.md" names source "x"
             skipped.append({"id": case.id, "reason": f"source {case.source!r} is not indexed (ingest with --related-dir)"})
             continue
         if limit is not None and per_type.get(case.type, 0) >= limit:

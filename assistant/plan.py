@@ -1,0 +1,244 @@
+"""Understand the question once: `Planner.plan(question)` returns a typed `QuestionPlan` that retrieval,
+the not-covered guard and every engine read.
+
+- **intent** (choose, explain, fact, list, scenario, advice, out_of_scope): a softmax regression over
+  the question's all-MiniLM-L6-v2 embedding (the model retrieval already uses), trained on
+  `assistant/data/intents.toml` — examples written from the guide's content, kept apart from every
+  eval set — plus two structural signals: a question opening with "why"/"how does" asks for an
+  explanation, and one that names needs of its own (a team, a product) is a scenario.
+- **stacks** and **others**: which side of the comparison each named technology is on (Express and
+  TypeScript are the Node.js side, Django and FastAPI the Python side) and the technologies the guide
+  does not compare (Go, PHP, Java, MongoDB, ...).
+- **needs**: the product needs and team traits the question names, as the Decide tab's answers
+  (assistant/decide.py), so a scenario is weighed exactly as the Decide tab weighs it.
+- **topic**: what retrieval searches with (assistant/question.py `topic_query` for weighing intents).
+
+The classifier is trained once per process (under a second for ~170 examples) and cached next to
+the index, keyed by the examples and the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from .factors import named_factors
+from .question import topic_query, weighs_stacks
+
+Intent = Literal["choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope"]
+INTENTS: tuple[str, ...] = ("choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope")
+DATA = Path(__file__).parent / "data" / "intents.toml"
+NODE, PYTHON = "Node.js", "Python"
+
+# Names founders use for each side of the guide's comparison (runtimes, languages, frameworks).
+_SIDES = (
+    (NODE, re.compile(r"\b(?:node(?:\.?js)?|javascript|typescript|express(?:\.js)?|nest\.?js|koa|fastify|meteor|"
+                      r"adonis(?:\.?js)?|socket\.io)\b|\bJS\b|\bTS\b", re.I)),
+    (PYTHON, re.compile(r"\b(?:python|django|fastapi|flask|tornado|drf|starlette|asyncio|aiohttp|falcon|pytorch)\b", re.I)),
+)
+# Technologies outside the comparison; words that are also English ("Go", "R") count only as written
+# for a name.
+_OTHERS_CI = re.compile(
+    r"\b(?:golang|go\s*lang|rust|java(?!script)|kotlin|scala|php|laravel|symfony|ruby|rails|elixir|phoenix|erlang|"
+    r"\.net|asp\.net|spring boot|mongo(?:db)?|postgres(?:ql)?|mysql|redis|kafka|rabbitmq|kubernetes|"
+    r"flutter|julia|perl|haskell|clojure|dotnet|deno)(?![\w#])", re.I)
+_OTHERS_CASED = re.compile(r"(?<![\w.])(?:Go|GO|R|C\+\+|C#)(?![\w+#])(?!\s+(?:with|for|ahead|back|to|through)\b)")
+
+# Needs and traits, as answers to the Decide tab's questions (question key, option label). The words
+# are the guide's own for each signal (its "clearest signals" lists and five questions).
+_NEEDS: tuple[tuple[str, str, str, re.Pattern], ...] = (
+    ("real-time features", "data_flow", "Requests mostly wait on I/O (databases, APIs, file reads)",
+     re.compile(r"\b(?:real[- ]?time|realtime|websockets?|socket\.io|chat|live\b|streaming|notifications?|"
+                r"collaborative|concurren\w+|i/o)\b", re.I)),
+    ("heavy computation", "data_flow", "Requests trigger computation (ML inference, data transformation)",
+     re.compile(r"\b(?:cpu[- ]?(?:bound|heavy|intensive)|computation\w*|number[- ]crunching|data (?:processing|pipelines?|transformation))\b", re.I)),
+    ("AI/ML features", "ai", "Yes",
+     re.compile(r"\b(?:ai|ml|llms?|machine learning|deep learning|models?|recommendations?|recommender|inference|"
+                r"data science|nlp|embeddings?|gpt)\b", re.I)),
+    ("a JavaScript team", "team", "JavaScript / TypeScript",
+     re.compile(r"\b(?:javascript|js|typescript|ts|node(?:\.?js)?|react|frontend|front-end)\s+(?:dev(?:eloper)?s|engineers|team|people|folks)\b"
+                r"|\b(?:team|we|developers|engineers|devs)\b[^.?!]{0,40}\b(?:know|write|use|are good at|experts? in)\s+(?:javascript|js|typescript|node)", re.I)),
+    ("a Python team", "team", "Python",
+     re.compile(r"\b(?:python|django|flask|fastapi)\s+(?:dev(?:eloper)?s|engineers|team|people|folks)\b|\bdata scientists\b"
+                r"|\b(?:team|we|developers|engineers|devs)\b[^.?!]{0,40}\b(?:know|write|use|are good at|experts? in)\s+(?:python|django)", re.I)),
+    ("one language front and back", "full_stack", "Yes",
+     re.compile(r"\b(?:same language|one language|full[- ]stack|share code|code sharing|react|vue|next\.js|angular)\b", re.I)),
+    ("strict security", "security", "Strict: strong guarantees out of the box",
+     re.compile(r"\b(?:secur\w+|compliance|hipaa|pci|fintech|banking|healthcare|authentication|auth)\b", re.I)),
+)
+_PMF = re.compile(r"\b(?:product[- ]market[- ]fit|pmf|at scale|millions of users|already have (?:users|customers))\b", re.I)
+_NO_PMF = re.compile(r"\b(?:pre[- ]product|pre[- ]pmf|before product|pre-launch|mvp)\b", re.I)
+_EXPLAIN_OPENER = re.compile(r"^\W*(?:why\b|how\s+(?:does|do|is|are|can|could|would|will)\b)", re.I)
+_CODE_REQUEST = re.compile(r"\b(?:demonstrate|show (?:me )?(?:the )?code|code (?:sample|example)s?|step[- ]by[- ]step|tutorial)\b", re.I)
+_PAST_DECISION = re.compile(r"\bwhy did\b[^?]{0,60}\b(?:move|switch|migrate|abandon|adopt|choose|rewrite|port)\w*", re.I)
+
+
+@dataclass(frozen=True)
+class Need:
+    """A product need or team trait the question names, as an answer to one of Decide's questions."""
+
+    label: str  # "real-time features"
+    key: str  # decide.QUESTIONS key
+    option: str  # that question's option label
+
+
+@dataclass(frozen=True)
+class QuestionPlan:
+    """What the question asks, decided once per question (see the module docstring)."""
+
+    question: str  # the standalone question
+    intent: Intent
+    confidence: float  # the classifier's probability of `intent` (1.0 when a rule decided)
+    topic: str  # what retrieval searches with
+    factors: tuple[str, ...] = ()  # factor-table rows the question names
+    needs: tuple[Need, ...] = ()
+    stacks: tuple[str, ...] = ()  # sides of the comparison named: NODE, PYTHON
+    others: tuple[str, ...] = ()  # technologies the guide does not compare
+    uncovered: tuple[str, ...] = ()  # what of the question the guide does not cover (partly covered)
+    has_pmf: bool = False
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def weighs(self) -> bool:
+        """Does the answer weigh the stacks (a verdict or a recommendation)?"""
+        return self.intent in ("choose", "scenario", "advice")
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.intent == "out_of_scope"
+
+    def decide_answers(self) -> dict[str, str]:
+        """The needs as answers to the Decide tab's questions (the first need per question wins)."""
+        out: dict[str, str] = {}
+        for need in self.needs:
+            out.setdefault(need.key, need.option)
+        return out
+
+
+class Planner:
+    """Intent classifier + structural reading. `embed(texts) -> vectors` is the retrieval model's."""
+
+    def __init__(self, embed: Callable[[list[str]], list[list[float]]], factors: list[str], *,
+                 cache_dir: Path | None = None, model_label: str = "") -> None:
+        self._embed = embed
+        self._factors = factors
+        self._cache_dir = cache_dir
+        self._label = model_label
+        self._weights: np.ndarray | None = None
+
+    # -- training -------------------------------------------------------------------------------
+    def _model(self) -> np.ndarray:
+        if self._weights is None:
+            self._weights = self._load_or_train()
+        return self._weights
+
+    def _load_or_train(self) -> np.ndarray:
+        raw = DATA.read_bytes()
+        key = hashlib.sha256(raw + self._label.encode()).hexdigest()[:16]
+        cache = self._cache_dir / f"intent-{key}.npy" if self._cache_dir else None
+        if cache is not None and cache.exists():
+            return np.load(cache)
+        examples = tomllib.loads(raw.decode("utf-8"))
+        texts, labels = [], []
+        for i, intent in enumerate(INTENTS):
+            for text in examples[intent]:
+                texts.append(text)
+                labels.append(i)
+        x = _with_bias(_unit(np.asarray(self._embed(texts), dtype=np.float64)))
+        weights = train_softmax(x, np.asarray(labels), len(INTENTS))
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, weights)
+        return weights
+
+    def intent_scores(self, question: str) -> dict[str, float]:
+        """The classifier's probability per intent."""
+        x = _with_bias(_unit(np.asarray(self._embed([question]), dtype=np.float64)))
+        p = _softmax(x @ self._model())[0]
+        return {intent: float(p[i]) for i, intent in enumerate(INTENTS)}
+
+    # -- the plan -------------------------------------------------------------------------------
+    def plan(self, question: str) -> QuestionPlan:
+        if not question:
+            return QuestionPlan(question, "out_of_scope", 1.0, "")
+        stacks = tuple(side for side, pattern in _SIDES if pattern.search(question))
+        others = _others(question)
+        needs = tuple(Need(label, key, option) for label, key, option, pattern in _NEEDS if pattern.search(question))
+        factors = tuple(named_factors(question, self._factors))
+        scores = self.intent_scores(question)
+        intent = max(scores, key=scores.get)
+        confidence = scores[intent]
+        if _EXPLAIN_OPENER.search(question) and intent in ("choose", "list", "advice", "fact") and not _names_both(question):
+            intent, confidence = "explain", 1.0
+        if intent == "choose" and len({n.key for n in needs}) >= 2:
+            intent, confidence = "scenario", 1.0  # several needs of their own: weigh them all, not one row
+        uncovered: list[str] = []
+        if others:
+            if len(stacks) < 2 and (intent in ("choose", "scenario", "advice") or not stacks):
+                # The guide compares Node.js with Python; a comparison with another technology on one side
+                # (or a question about other technologies only) is outside it.
+                intent, confidence = "out_of_scope", 1.0
+            else:
+                uncovered.extend(others)
+        if intent != "out_of_scope":
+            if _CODE_REQUEST.search(question):
+                uncovered.append("code or step-by-step instructions")
+            if _PAST_DECISION.search(question):
+                uncovered.append("the history or internal reasons behind that decision")
+        weighs = intent in ("choose", "scenario", "advice")
+        topic = topic_query(question) if weighs and weighs_stacks(question) else question
+        return QuestionPlan(question=question, intent=intent, confidence=round(confidence, 3), topic=topic,
+                            factors=factors, needs=needs, stacks=stacks, others=others, uncovered=tuple(uncovered),
+                            has_pmf=bool(_PMF.search(question)) and not _NO_PMF.search(question),
+                            scores={k: round(v, 3) for k, v in scores.items()})
+
+
+def side_of(name: str) -> str:
+    """The side of the comparison a technology's name belongs to ("" when neither)."""
+    return next((side for side, pattern in _SIDES if pattern.fullmatch(name.strip())), "")
+
+
+def _names_both(question: str) -> bool:
+    return all(pattern.search(question) for _, pattern in _SIDES)
+
+
+def _others(question: str) -> tuple[str, ...]:
+    seen: list[str] = []
+    for m in list(_OTHERS_CI.finditer(question)) + list(_OTHERS_CASED.finditer(question)):
+        name = " ".join(m.group().split())
+        if name.lower() not in (s.lower() for s in seen):
+            seen.append(name)
+    return tuple(seen)
+
+
+def train_softmax(x: np.ndarray, y: np.ndarray, classes: int, *, l2: float = 1e-3, steps: int = 400,
+                  rate: float = 2.0) -> np.ndarray:
+    """Multinomial logistic regression by full-batch gradient descent (deterministic, numpy only)."""
+    w = np.zeros((x.shape[1], classes))
+    onehot = np.eye(classes)[y]
+    for _ in range(steps):
+        p = _softmax(x @ w)
+        grad = x.T @ (p - onehot) / len(x) + l2 * w
+        w -= rate * grad
+    return w
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _with_bias(x: np.ndarray) -> np.ndarray:
+    return np.hstack([x, np.ones((len(x), 1))])
