@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     port: int = Field(7860, description="UI port.")
     auth: str | None = Field(None, description="UI login: 'user:pass,user2:pass2' or a path to a file of such lines.")
     concurrency_limit: int = Field(4, ge=1, description="Answers computed at once by the UI queue.")
+    max_conversations: int = Field(50, ge=1, description="Saved conversations kept per user (or browser); the oldest are dropped.")
+    openai_api: bool = Field(False, description="Serve POST /v1/chat/completions (OpenAI schema) from the UI server; same login as the UI (API key 'user:pass') when ASSISTANT_AUTH is set.")
 
     @property
     def models_dir(self) -> Path:

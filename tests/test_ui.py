@@ -119,7 +119,7 @@ def test_llm_answer_streams_token_by_token(runtime):
     outs = _run(runtime, "Which is better for real-time apps?", engine=spec)
     shown = [o[1][1]["content"] for o in outs[1:]]
     assert len(shown) > 3 and shown[1] != shown[-1]  # grew over several updates
-    assert shown[-1].endswith("[1].") and outs[-1][2][0]["answer"]["engine"] == spec
+    assert "event loop [\\[1\\]](#sa-cite-t0-1)." in shown[-1] and outs[-1][2][0]["answer"]["engine"] == spec
 
 
 def test_fallback_notice_is_shown_when_the_llm_answer_is_unusable(runtime):
@@ -135,6 +135,7 @@ def test_unavailable_engine_gives_problem_and_fix_not_a_traceback(runtime, monke
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     _tb, messages, turns, sources, notice = _run(runtime, "Which is better for real-time apps?", engine="openai")[-1]
     assert turns[0]["error"]["problem"] == "OPENAI_API_KEY is not set." and "Export OPENAI_API_KEY" in notice
+    assert _tb == "Which is better for real-time apps?"  # the text box keeps the question to send again
     assert "**Fix:**" in messages[1]["content"] and "Traceback" not in messages[1]["content"]
     assert "not answered" in sources
 
@@ -150,9 +151,16 @@ def test_unexpected_errors_are_logged_and_shown_without_a_traceback(runtime, mon
     assert "kaboom" in caplog.text
 
 
-def test_empty_question_is_a_friendly_error(runtime):
-    _tb, messages, turns, _s, notice = _run(runtime, "   ")[-1]
-    assert turns[0]["error"]["problem"] == "The question is empty." and "Fix:" in notice
+def test_empty_question_does_nothing(runtime):
+    assert _run(runtime, "   ") == [] and _run(runtime, "") == []
+
+
+def test_too_long_question_keeps_the_text_and_adds_no_bubble(runtime):
+    turns = _run(runtime, "Which is better for real-time apps?")[-1][2]
+    long_q = "Which is better? " * 300  # 5,100 characters, over max_question_chars (4,000)
+    textbox, messages, kept, sources, notice = _run(runtime, long_q, turns)[-1]
+    assert textbox == long_q and len(messages) == 2 and len(kept) == 1  # nothing lost, no error bubble
+    assert "the limit is 4,000" in notice and "sa-error" in notice and "Real-Time Apps" in sources
 
 
 def test_markup_in_a_question_is_escaped(runtime):
@@ -176,11 +184,13 @@ def test_refused_question_has_no_sources(runtime):
     assert turns[0]["answer"]["refused"] and "don&#x27;t cover" in sources
 
 
-def test_example_questions_come_from_the_guides_questions_and_factors(assistant):
+def test_example_questions_are_founders_questions_from_the_factor_table(assistant):
     examples = chat.example_questions(assistant.kb)
     assert any(q.startswith("Which is better for Performance (I/O)") for q in examples)
-    assert "Does your product require AI or ML features now or in the next 12 months?" in examples
-    assert all(q.endswith("?") for q in examples) and len(examples) == len(set(examples))
+    assert not any("your" in q.lower() for q in examples)  # none of the guide's questions to the founder
+    assert all(q.endswith("?") for q in examples) and len(examples) == len(set(examples)) >= 5
+    factors = {r.metadata["factor"] for r in assistant.kb.factor_rows}
+    assert all(any(f in q for f in factors) for q in examples)
 
 
 # -- sources panel: everything escaped -----------------------------------------------------------
@@ -349,3 +359,97 @@ def test_serve_and_feedback_commands_are_registered():
     args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "9999"])
     assert (args.host, args.port) == ("0.0.0.0", 9999) and callable(args.func)
     assert callable(build_parser().parse_args(["feedback", "export"]).func)
+
+
+# -- citations as links, numbered 1..n, each row once, the guide viewable ---------------------------------
+def test_markers_are_numbered_in_order_of_first_use_and_link_to_their_cards(runtime):
+    from assistant.answer import Answer
+    from assistant.citations import renumber, renumber_text
+
+    raw = runtime.get().ask("Which is better for real-time apps, and what about AI/ML?")
+    shown = renumber(raw)
+    numbers = [int(n) for n in re.findall(r"\[(\d+)\]", shown.text)]
+    assert numbers and sorted(set(numbers)) == list(range(1, len(set(numbers)) + 1))
+    assert list(dict.fromkeys(numbers)) == sorted(set(numbers))  # first use is in order: [1] before [2] ...
+    assert [c.n for c in shown.citations] == list(range(1, len(shown.citations) + 1))
+    old = {c.chunk_id: c.n for c in raw.citations}
+    assert all(c.chunk_id in old for c in shown.citations) and raw.text != shown.text or old == {c.chunk_id: c.n for c in shown.citations}
+    assert renumber_text("a [4] b [2][6] c [4, 2] d [9]", {2, 4, 6}) == ("a [1] b [2][3] c [1][2] d ", {4: 1, 2: 2, 6: 3})
+    assert renumber_text("partial [7] then [3")[0] == "partial [1] then [3"  # a half-written marker is left alone
+    assert isinstance(shown, Answer) and raw.text == runtime.get().ask("Which is better for real-time apps, and what about AI/ML?").text
+
+    turns = _run(runtime, "Which is better for real-time apps?")[-1][2]
+    _tb, messages, turns, sources, _n = _run(runtime, "Which is better for AI/ML, Node.js or Python?", turns)[-1]
+    body = messages[3]["content"]
+    links = re.findall(r"\[\\\[(\d+)\\\]\]\(#sa-cite-t1-(\d+)\)", body)
+    assert links and all(a == b for a, b in links)
+    for n in {int(a) for a, _ in links}:
+        assert f'id="src-t1-{n}"' in sources and f'id="msg-t1-{n}"' in body  # the panel card and the phone card
+    assert 'data-turn="1"' in sources and '<details class="sa-msg-sources"' in body and "\n" not in body.split("<details", 1)[1]
+
+
+def test_a_factor_row_is_shown_once_as_a_table_and_the_guide_location_opens_the_viewer(runtime, tmp_path):
+    from assistant.ui.guide_view import guide_html
+
+    turns = _run(runtime, "Which is better for real-time apps?")[-1][2]
+    row = next(c for c in turns[0]["answer"]["citations"] if c["factor"] == "Real-Time Apps")
+    card = chat.sources_html(turns[0], 0).split(f'id="src-t0-{row["n"]}"', 1)[1].split('<div class="sa-src"', 1)[0]
+    assert card.count("Excellent; designed for WebSockets &amp; live data") == 1 and "| Real-Time Apps |" not in card
+    assert '<tr class="sa-hl-row">' in card
+    assert 'class="sa-url sa-guide-link" href="#sa-guide-L42-L42"' in card and "corpus/guide.txt, line 42" in card
+
+    viewer = guide_html(runtime.settings.corpus_dir)
+    guide_lines = (runtime.settings.corpus_dir / "guide.txt").read_text().splitlines()
+    assert viewer.count('class="sa-gl"') == len(guide_lines) and 'id="sa-guide-L42"' in viewer
+    assert sources_panel.esc(guide_lines[41]) in viewer.split('id="sa-guide-L42"', 1)[1].split("</div>", 1)[0]
+    assert "cannot be read" in guide_html(tmp_path / "nowhere")
+
+
+# -- saved conversations ---------------------------------------------------------------------------------
+def test_conversations_are_saved_per_owner_bounded_and_never_shared(runtime, tmp_path):
+    from assistant.ui.conversations import MAX_TURNS, ConversationStore, owner_key, title_of
+
+    store = ConversationStore(tmp_path / "conversations.sqlite", max_conversations=3)
+    ana, bo = owner_key("ana", None), owner_key("bo", None)
+    browser = owner_key(None, "0" * 32)
+    assert (ana, browser) == ("user:ana", "browser:" + "0" * 32)
+    assert owner_key(None, "../../etc") is None and owner_key(None, None) is None  # a malformed id is never an owner
+
+    turns = _run(runtime, "Which is better for real-time apps?")[-1][2]
+    cid = store.save(ana, None, turns)
+    turns = _run(runtime, "and for AI?", turns)[-1][2]
+    assert store.save(ana, cid, turns) == cid  # updated, not duplicated
+    assert [s.id for s in store.list(ana)] == [cid] and store.list(ana)[0].title == "Which is better for real-time apps?"
+    reopened = store.load(ana, cid)
+    assert reopened == turns and chat.sources_html(reopened[-1], 1).count('class="sa-src"') >= 1  # with its sources
+
+    assert store.list(bo) == [] and store.load(bo, cid) is None and not store.delete(bo, cid)
+    other = store.save(bo, cid, turns[:1])  # bo cannot write into ana's conversation by naming its id
+    assert other != cid and store.load(ana, cid) == turns and [s.id for s in store.list(bo)] == [other]
+
+    for i in range(4):
+        store.save(ana, None, [{"question": f"Question {i} about Node.js or Python?"}])
+    titles = [s.title for s in store.list(ana)]
+    assert titles == ["Question 3 about Node.js or Python?", "Question 2 about Node.js or Python?",
+                      "Question 1 about Node.js or Python?"]  # at most max_conversations, newest first
+    long_conv = store.save(ana, None, [{"question": f"q{i}"} for i in range(MAX_TURNS + 5)])
+    assert len(store.load(ana, long_conv)) == MAX_TURNS
+    assert store.delete(ana, long_conv) and store.load(ana, long_conv) is None
+    assert title_of([{"question": "word " * 40}]).endswith("…") and len(title_of([{"question": "word " * 40}])) <= 61
+
+
+def test_create_app_has_the_guide_tab_the_sidebar_and_the_openai_routes_only_when_enabled(tmp_path):
+    import gradio as gr
+
+    from assistant.ui.app import create_app
+
+    demo = create_app(make_settings(index_dir=tmp_path / "none"))
+    labels = {getattr(b, "label", None) for b in demo.blocks.values()}
+    assert {"Chat", "Compare", "Decide", "Guide", "Conversations"} <= labels
+    assert any(isinstance(b, gr.BrowserState) for b in demo.blocks.values())
+    box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "sa-input")
+    assert box.max_length == 4000 and not box.autofocus
+    assert "app_kwargs" not in demo.launch_style
+    on = create_app(make_settings(index_dir=tmp_path / "none", openai_api=True))
+    paths = {r.path for r in on.launch_style["app_kwargs"]["routes"]}
+    assert paths == {"/v1/chat/completions", "/v1/models"}

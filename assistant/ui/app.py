@@ -7,9 +7,12 @@ when the server starts or the first page opens, with progress shown in the statu
 from ..config import Settings
 from ..decide import QUESTIONS
 from ..engines import default_spec
+from ..errors import AssistantError
 from . import chat, compare, decide
 from . import sources_panel as sp
+from .conversations import ConversationStore, conversations_path, new_browser_id, owner_key
 from .feedback import FeedbackLog, feedback_path
+from .guide_view import guide_html
 from .runtime import Runtime
 
 HEADER = ('<div id="sa-header"><h1>Stack Assistant</h1><p>Node.js or Python for your startup backend? '
@@ -36,39 +39,49 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
     """The UI as a gr.Blocks (not launched). Pass a `runtime` to reuse a loaded Assistant (tests)."""
     import gradio as gr
 
-    from .theme import CSS, theme
+    from .theme import COUNTER_JS, CSS, HEAD, theme
 
     runtime = runtime or Runtime(settings)
     votes = FeedbackLog(feedback_path(settings))
+    store = ConversationStore(conversations_path(settings), settings.max_conversations)
     choices, engine_value, engine_info = chat.engine_choices(default_spec(settings))
     factor_cits: list = []
+    limit = settings.max_question_chars
 
     with gr.Blocks(title="Stack Assistant", analytics_enabled=False) as demo:
+        browser = gr.BrowserState("", storage_key="stack-assistant-browser")
+        conv = gr.State("")
+        turns = gr.State([])
+        with gr.Sidebar(label="Conversations", open=False, elem_id="sa-sidebar", width=270):
+            gr.HTML("<h2 class='sa-side-title'>Conversations</h2>", js_on_load=None)
+            side_new = gr.Button("New conversation", elem_id="sa-side-new", size="sm")
+            history = gr.Radio(choices=[], value=None, label="Saved conversations", elem_id="sa-history", show_label=False)
+            delete = gr.Button("Delete selected conversation", elem_id="sa-delete", size="sm")
+            owner_note = gr.HTML("", elem_id="sa-owner", js_on_load=None)
         gr.HTML(HEADER, js_on_load=None)
         status = gr.HTML(status_html(runtime, engine_value), elem_id="sa-status", js_on_load=None)
         with gr.Tabs(elem_id="sa-tabs"):
             with gr.Tab("Chat", id="chat", elem_id="sa-tab-chat"):
-                turns = gr.State([])
+                with gr.Row(equal_height=False, elem_id="sa-toolbar"):
+                    engine = gr.Dropdown(choices=choices, value=engine_value, label="Engine", scale=4, min_width=200,
+                                         elem_id="sa-engine")
+                    new = gr.Button("New conversation", scale=1, min_width=120, elem_id="sa-new")
+                notice = gr.HTML(chat.engine_notice(engine_value, engine_info), elem_id="sa-notice", js_on_load=None)
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=380):
+                    with gr.Column(scale=3, min_width=280):
                         chatbot = gr.Chatbot(
-                            value=[], elem_id="sa-chatbot", height=540, label="Conversation", show_label=False,
+                            value=[], elem_id="sa-chatbot", height=470, label="Conversation", show_label=False,
                             sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
                             feedback_options=("Like", "Dislike"), placeholder=chat.WELCOME, buttons=["copy"])
                         with gr.Row(equal_height=True):
-                            msg = gr.Textbox(
-                                placeholder="Ask about Node.js vs Python… e.g. “Which is better for real-time apps?”",
-                                label="Question", show_label=False, scale=5, autofocus=True, elem_id="sa-input", max_lines=6)
-                            send = gr.Button("Send", variant="primary", scale=1, min_width=90, elem_id="sa-send")
+                            msg = gr.Textbox(placeholder="Ask about Node.js vs Python…", label="Question", show_label=False,
+                                             scale=5, min_width=160, elem_id="sa-input", max_lines=6, max_length=limit)
+                            send = gr.Button("Send", variant="primary", scale=1, min_width=70, elem_id="sa-send")
+                        counter = gr.HTML(f"0 / {limit:,} characters", elem_id="sa-counter", js_on_load=None)
+                        voted = gr.HTML("", elem_id="sa-feedback", js_on_load=None)
                         examples = gr.Dataset(components=["textbox"], samples=[], type="index", label="Try asking",
                                               elem_id="sa-examples", samples_per_page=12)
-                        with gr.Row(equal_height=True):
-                            engine = gr.Dropdown(choices=choices, value=engine_value, label="Engine", scale=3,
-                                                 elem_id="sa-engine")
-                            new = gr.Button("New conversation", scale=1, elem_id="sa-new")
-                        notice = gr.HTML(chat.engine_notice(engine_value, engine_info), elem_id="sa-notice", js_on_load=None)
-                        voted = gr.HTML("", elem_id="sa-feedback", js_on_load=None)
-                    with gr.Column(scale=2, min_width=320):
+                    with gr.Column(scale=2, min_width=280, elem_id="sa-sources-col"):
                         sources = gr.HTML(chat.sources_html(None), elem_id="sa-sources", js_on_load=None)
             with gr.Tab("Compare", id="compare", elem_id="sa-tab-compare"):
                 gr.Markdown("The guide's factor table. Tick what matters to your product; every cell cites its row.")
@@ -79,13 +92,16 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
                 gr.Markdown("The guide's five questions. Answer them for a recommendation grounded in the guide, "
                             "each reason cited. No LLM involved.")
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=1):
+                    with gr.Column(scale=1, min_width=280):
                         radios = [gr.Radio(list(q.options), label=q.label, elem_id=f"sa-q-{q.key}") for q in QUESTIONS]
                         pmf = gr.Checkbox(label="We already have product–market fit", elem_id="sa-pmf")
                         go = gr.Button("Recommend", variant="primary", elem_id="sa-decide")
-                    with gr.Column(scale=1):
+                    with gr.Column(scale=1, min_width=280):
                         result = gr.HTML('<div class="sa-decision sa-empty">Your recommendation appears here.</div>',
                                          elem_id="sa-result", js_on_load=None)
+            with gr.Tab("Guide", id="guide", elem_id="sa-tab-guide"):
+                gr.HTML(guide_html(settings.corpus_dir, "Node.js vs Python for Startup Backends: the guide, line by line"),
+                        elem_id="sa-guide", js_on_load=None)
 
         # -- start-up: show progress until the assistant is ready, then fill the views from the index
         def on_load(engine_spec, progress=gr.Progress()):  # noqa: B008 - Gradio's way to ask for a progress bar
@@ -104,16 +120,52 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
         demo.load(on_load, inputs=[engine], outputs=[status, examples, factors, grid], concurrency_limit=None,
                   show_progress_on=[status, sources], api_visibility="private")
 
+        # -- saved conversations: the owner is the login name, else this browser's random id
+        def owner_of(browser_id: str, request: gr.Request | None) -> str | None:
+            return owner_key(getattr(request, "username", None), browser_id)
+
+        def listing(owner: str | None, selected: str | None = None):
+            items = store.list(owner)
+            return gr.Radio(choices=[(s.label(), s.id) for s in items],
+                            value=selected if any(s.id == selected for s in items) else None)
+
+        def on_open_page(browser_id: str, request: gr.Request):
+            username = getattr(request, "username", None)
+            if not username and not owner_key(None, browser_id):
+                browser_id = new_browser_id()
+            who = (f"Saved for <b>{sp.esc(username)}</b>." if username else "Saved in this browser only.")
+            return browser_id, listing(owner_of(browser_id, request)), f"{who} Newest first; at most {store.max_conversations}."
+
+        demo.load(on_open_page, [browser], [browser, history, owner_note], api_visibility="private", concurrency_limit=None)
+
         # -- chat
-        def ask(message: str, turns_: list, engine_spec: str):
-            """Answer `message` (streaming), citing its sources; the session keeps the conversation."""
-            yield from chat.respond(runtime, message, turns_, engine_spec)
+        def ask(message: str, turns_: list, engine_spec: str, conv_id: str, browser_id: str, request: gr.Request):
+            """Answer `message` (streaming), citing its sources; the conversation is kept and saved."""
+            outs = chat.respond(runtime, message, turns_, engine_spec)
+            prev = next(outs, None)
+            if prev is None:  # a blank question: nothing happens
+                yield (gr.skip(),) * 7
+                return
+            for out in outs:
+                yield (*prev, gr.skip(), gr.skip())
+                prev = out
+            new_turns, owner = prev[2], owner_of(browser_id, request)
+            if owner and len(new_turns) > len(turns_ or []):
+                try:
+                    conv_id = store.save(owner, conv_id, new_turns)
+                except AssistantError as exc:
+                    yield (*prev[:4], sp.error_notice(exc.problem, exc.fix), conv_id, gr.skip())
+                    return
+                yield (*prev, conv_id, listing(owner, conv_id))
+            else:
+                yield (*prev, gr.skip(), gr.skip())
 
         # One concurrency group for every way of asking: at most Settings.concurrency_limit answers at once.
-        chat_io = dict(inputs=[msg, turns, engine], outputs=[msg, chatbot, turns, sources, notice],
+        chat_io = dict(inputs=[msg, turns, engine, conv, browser], outputs=[msg, chatbot, turns, sources, notice, conv, history],
                        concurrency_id="answer", concurrency_limit=settings.concurrency_limit)
         msg.submit(ask, **chat_io, api_name="chat")
         send.click(ask, **chat_io, api_visibility="private")
+        msg.change(None, [msg], [counter], js=COUNTER_JS % limit)
 
         def pick_example(i):
             if not runtime.ready:
@@ -125,10 +177,35 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
             ask, **chat_io, api_visibility="private")
 
         def reset():
-            return [], [], chat.sources_html(None), "", ""
+            return [], [], chat.sources_html(None), "", "", "", gr.Radio(value=None)
 
-        new.click(reset, outputs=[chatbot, turns, sources, notice, voted], api_visibility="private", concurrency_limit=None)
-        chatbot.clear(reset, outputs=[chatbot, turns, sources, notice, voted], api_visibility="private", concurrency_limit=None)
+        reset_io = dict(outputs=[chatbot, turns, sources, notice, voted, conv, history], api_visibility="private",
+                        concurrency_limit=None)
+        new.click(reset, **reset_io)
+        side_new.click(reset, **reset_io)
+        chatbot.clear(reset, **reset_io)
+
+        def open_conversation(conv_id: str, browser_id: str, request: gr.Request):
+            loaded = store.load(owner_of(browser_id, request), conv_id)
+            if loaded is None:
+                return gr.skip(), gr.skip(), gr.skip(), sp.notice("That conversation is not among yours.", "warn"), gr.skip()
+            last = len(loaded) - 1
+            return (chat.chat_messages(loaded), loaded, chat.sources_html(loaded[-1] if loaded else None, last),
+                    chat.notice_html(loaded[-1] if loaded else None), conv_id)
+
+        history.input(open_conversation, [history, browser], [chatbot, turns, sources, notice, conv],
+                      api_visibility="private", concurrency_limit=None)
+
+        def delete_conversation(selected: str, conv_id: str, browser_id: str, request: gr.Request):
+            owner = owner_of(browser_id, request)
+            if not selected or not store.delete(owner, selected):
+                return (gr.skip(),) * 5 + (sp.notice("Pick one of your conversations in the list first.", "info"),)
+            if selected == conv_id:  # the open conversation is gone: start afresh
+                return [], [], chat.sources_html(None), "", listing(owner), sp.notice("Conversation deleted.", "info")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), listing(owner, conv_id), sp.notice("Conversation deleted.", "info")
+
+        delete.click(delete_conversation, [history, conv, browser], [chatbot, turns, sources, conv, history, notice],
+                     api_visibility="private", concurrency_limit=None)
 
         def on_select(turns_: list, evt: gr.SelectData):
             return chat.select_turn(turns_, evt.index)
@@ -165,5 +242,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
 
     demo.queue(default_concurrency_limit=settings.concurrency_limit)
     demo.runtime = runtime
-    demo.launch_style = {"theme": theme(), "css": CSS}
+    demo.launch_style = {"theme": theme(), "css": CSS, "head": HEAD}
+    if settings.openai_api:  # POST /v1/chat/completions on the same server, ahead of Gradio's own routes
+        from .openai_api import OpenAIEndpoint
+
+        demo.launch_style["app_kwargs"] = {"routes": OpenAIEndpoint(settings, runtime).routes()}
     return demo

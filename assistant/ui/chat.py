@@ -14,15 +14,16 @@ import uuid
 from collections.abc import Iterator
 
 from ..answer import Answer
+from ..citations import MARKER, renumber, renumber_text
 from ..engines import default_spec, engine_statuses
-from ..errors import AssistantError
+from ..errors import AssistantError, QuestionError
 from . import sources_panel as sp
 from .feedback import FeedbackLog
 from .runtime import Runtime
 
 log = logging.getLogger("assistant.ui")
 WELCOME = ("Ask about choosing **Node.js or Python** for your startup's backend. Every claim is cited [n] to the "
-           "guide *Node.js vs Python for Startup Backends* or the official docs beside it; the sources appear on the right.")
+           "guide *Node.js vs Python for Startup Backends* or the official docs beside it: click a [n] to see its source.")
 EMPTY_SOURCES = "Sources of the selected answer appear here: title, section, link and the quoted passage."
 
 
@@ -48,52 +49,70 @@ def engine_notice(spec: str, info: dict[str, tuple[bool, str]]) -> str:
 
 # -- examples -----------------------------------------------------------------------------------
 def example_questions(kb) -> list[str]:
-    """From the index: the guide's own decision questions, and factor-table rows phrased as questions."""
-    import re
-
-    asked = []
-    for d in sorted((d for d in kb.docs if d.metadata.get("primary") and d.metadata.get("kind") == "prose"),
-                    key=lambda d: d.metadata["start"]):
-        for sentence in re.findall(r"(?:^|(?<=[.!?]\s))([A-Z][^.!?\n]{15,140}\?)", d.metadata.get("quote", "")):
-            if sentence not in asked:
-                asked.append(sentence)
-    rows = kb.factor_rows
-    factor_qs = [f"Which is better for {r.metadata['factor']}: Node.js or Python?" for r in rows[::3]]
-    return factor_qs + asked[-5:]
+    """Questions a founder asks, built from the index's factor-table rows (every other row, in table order)."""
+    return [f"Which is better for {r.metadata['factor']}: Node.js or Python?" for r in kb.factor_rows[::2]]
 
 
 # -- rendering ----------------------------------------------------------------------------------
+def display_text(text: str) -> str:
+    """Streamed or final answer text with its markers numbered 1..n in order of first use."""
+    return renumber_text(text)[0]
+
+
+def linked_markers(markdown: str, turn: int) -> str:
+    """Each [n] of an (escaped) answer as a Markdown link to its source card; the page's script
+    intercepts the click, shows that turn's sources and highlights card n."""
+    return MARKER.sub(lambda m: "".join(f"[\\[{n}\\]](#sa-cite-t{turn}-{n})" for n in (int(p) for p in m.group(1).split(","))),
+                      markdown)
+
+
+def embedded_sources(turn: dict, k: int) -> str:
+    """The turn's sources as a collapsible block inside the answer bubble (shown on phones only, by CSS):
+    one line of HTML (a blank line would end Markdown's HTML block), every text escaped."""
+    answer = Answer.model_validate(turn["answer"])
+    if answer.refused or not answer.citations:
+        return ""
+    cards = sp.render_sources(answer.citations, heading="", anchor_prefix=f"msg-t{k}", turn=k)
+    cards = cards.replace("\r", "").replace("\n", "&#10;")
+    return (f'<details class="sa-msg-sources" data-turn="{k}"><summary>Sources ({len(answer.citations)})</summary>'
+            f"{cards}</details>")
+
+
 def chat_messages(turns: list[dict]) -> list[dict]:
-    """Chatbot messages (role/content), two per turn, all text escaped."""
+    """Chatbot messages (role/content), two per turn, all text escaped; markers link to their sources."""
     out: list[dict] = []
-    for t in turns:
+    for k, t in enumerate(turns):
         out.append({"role": "user", "content": sp.chat_markdown(t["question"])})
         if t.get("error"):
             body = f"**{sp.chat_markdown(t['error']['problem'])}**"
             if t["error"].get("fix"):
                 body += f"\n\n**Fix:** {sp.chat_markdown(t['error']['fix'])}"
         else:
-            body = sp.chat_markdown(t.get("text", ""))
+            body = linked_markers(sp.chat_markdown(display_text(t.get("text", ""))), k)
             if t.get("notice"):
                 body = f"> ⚠ {sp.chat_markdown(t['notice'])}\n\n{body}"
+            if t.get("answer"):
+                extra = embedded_sources(t, k)
+                body = f"{body}\n\n{extra}" if extra else body
         out.append({"role": "assistant", "content": body or "…"})
     return out
 
 
-def sources_html(turn: dict | None) -> str:
+def sources_html(turn: dict | None, k: int | None = None) -> str:
+    """The sources panel for turn number `k`."""
     if not turn:
         return sp.render_sources([], empty=EMPTY_SOURCES)
     if turn.get("error"):
-        return sp.render_sources([], empty="No sources: this question was not answered.")
+        return sp.render_sources([], empty="No sources: this question was not answered.", turn=k)
     ans = turn.get("answer")
     if ans is None:
-        return sp.render_sources([], empty="Answering…")
+        return sp.render_sources([], empty="Answering…", turn=k)
     answer = Answer.model_validate(ans)
     if answer.refused or not answer.citations:
-        return sp.render_sources([], empty="No sources: the guide and its related docs don't cover this question.")
+        return sp.render_sources([], empty="No sources: the guide and its related docs don't cover this question.", turn=k)
     q = answer.standalone_question or answer.question  # a follow-up shows what it was read as
     q = q if len(q) <= 80 else q[:77] + "…"
-    return sp.render_sources(answer.citations, heading=f"Sources for “{q}”")
+    return sp.render_sources(answer.citations, heading=f"Sources for “{q}”", anchor_prefix=f"src-t{k}", turn=k)
 
 
 def notice_html(turn: dict | None) -> str:
@@ -115,13 +134,21 @@ def history_of(turns: list[dict]) -> list[dict]:
 
 # -- handlers -----------------------------------------------------------------------------------
 def respond(runtime: Runtime, message: str, turns: list[dict] | None, engine: str) -> Iterator[tuple]:
-    """Stream one answer. Yields (textbox, chatbot, turns, sources, notice) after every event."""
-    turns = list(turns or [])
+    """Stream one answer. Yields (textbox, chatbot, turns, sources, notice) after every event.
+
+    A blank question yields nothing (nothing happens). A question the assistant rejects (too long)
+    adds no bubble: the notice says why and the text box keeps the text. Any other error is shown
+    as the problem and its fix, and the text box keeps the question so it can be sent again.
+    """
     question = message if isinstance(message, str) else ""
+    if not question.strip():
+        return
+    turns = list(turns or [])
     spec = canonical_spec(engine or default_spec(runtime.settings))
     turn = {"id": uuid.uuid4().hex, "question": question, "engine": spec, "text": "", "notice": "", "answer": None, "error": None}
     turns.append(turn)
-    yield "", chat_messages(turns), turns, sources_html(turn), ""
+    k = len(turns) - 1
+    yield "", chat_messages(turns), turns, sources_html(turn, k), ""
     try:
         assistant = runtime.get()
         lock = runtime.llm_lock(spec) if spec.startswith("local") else contextlib.nullcontext()
@@ -132,18 +159,23 @@ def respond(runtime: Runtime, message: str, turns: list[dict] | None, engine: st
                 elif "reset" in event:
                     turn["text"], turn["notice"] = "", event["reset"]
                 elif "answer" in event:
-                    answer: Answer = event["answer"]
+                    answer: Answer = renumber(event["answer"])
                     turn.update(text=answer.text, notice=answer.fallback_notice or "", engine=answer.engine,
                                 answer=answer.model_dump(mode="json"))
                     break
-                yield "", chat_messages(turns), turns, sources_html(turn), notice_html(turn)
+                yield "", chat_messages(turns), turns, sources_html(turn, k), notice_html(turn)
+    except QuestionError as exc:
+        turns.pop()
+        yield message, chat_messages(turns), turns, sources_html(turns[-1] if turns else None, len(turns) - 1), \
+            sp.error_notice(exc.problem, exc.fix)
+        return
     except AssistantError as exc:
         turn["error"] = {"problem": exc.problem, "fix": exc.fix}
     except Exception as exc:  # noqa: BLE001 - never a traceback in the page; the log has it
         log.exception("Answering failed")
         turn["error"] = {"problem": f"Something went wrong while answering ({type(exc).__name__}).",
                          "fix": "Try again; if it persists, see the server log or choose the extractive engine."}
-    yield "", chat_messages(turns), turns, sources_html(turn), notice_html(turn)
+    yield message if turn["error"] else "", chat_messages(turns), turns, sources_html(turn, k), notice_html(turn)
 
 
 def select_turn(turns: list[dict] | None, index) -> tuple[str, str]:
@@ -153,7 +185,7 @@ def select_turn(turns: list[dict] | None, index) -> tuple[str, str]:
     if not isinstance(i, int) or not 0 <= i // 2 < len(turns):
         return sources_html(None), ""
     turn = turns[i // 2]
-    return sources_html(turn), notice_html(turn)
+    return sources_html(turn, i // 2), notice_html(turn)
 
 
 def record_feedback(log_: FeedbackLog, turns: list[dict] | None, index, liked) -> str:

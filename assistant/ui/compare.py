@@ -41,7 +41,8 @@ def grid_html(cits: list[Citation], selected: list[str] | None = None) -> str:
             f'<td class="{"sa-win" if c.winner == "Node.js" else ""}">{sp.esc(c.node_cell)} {mark}</td>'
             f'<td class="{"sa-win" if c.winner == "Python" else ""}">{sp.esc(c.python_cell)} {mark}</td>'
             f'<td class="sa-verdict">{sp.esc(c.winner)} {mark}</td></tr>')
-    return ('<table class="sa-factor-table sa-grid"><thead><tr><th>Factor</th><th>Node.js</th><th>Python</th><th>Win</th>'
+    cols = '<colgroup><col class="sa-c-factor"><col><col><col class="sa-c-win"></colgroup>'
+    return (f'<table class="sa-factor-table sa-grid">{cols}<thead><tr><th>Factor</th><th>Node.js</th><th>Python</th><th>Win</th>'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 

@@ -30,13 +30,25 @@ def chat_markdown(text: str) -> str:
     return re.sub(r"!\[", r"\\![", out)
 
 
-def link(url: str, label: str | None = None, line_offset: int = 0) -> str:
-    """An external link for http(s) URLs; anything else (a corpus path) is shown as plain text."""
+def link(url: str, label: str | None = None, line_offset: int = 0, lines: int = 1, viewable: bool = False) -> str:
+    """An external link for http(s) URLs. A corpus location (the guide has no public URL) is a link
+    that opens the in-app guide viewer at that line when `viewable`, else plain text."""
     if _SAFE_URL.match(url or ""):
         return (f'<a class="sa-url" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">'
                 f"{esc(label or url)}</a>")
+    line = local_line(url, line_offset)
+    if viewable and line:
+        # the range lives in the href: the chat's HTML sanitizer drops data-* attributes
+        return (f'<a class="sa-url sa-guide-link" href="#sa-guide-L{line}-L{line + max(1, lines) - 1}" '
+                f'title="Open the guide at this line">{esc(local_location(url, line_offset))}</a>')
     return (f'<span class="sa-url sa-local" title="Location in the corpus (this source has no public URL)">'
             f"{esc(local_location(url, line_offset))}</span>")
+
+
+def local_line(url: str, line_offset: int = 0) -> int | None:
+    """'corpus/guide.txt#L42' -> 42 (+ line_offset); None when the location is not a line."""
+    _path, _, anchor = (url or "").partition("#")
+    return int(anchor[1:]) + line_offset if re.fullmatch(r"L\d+", anchor) else None
 
 
 def local_location(url: str, line_offset: int = 0) -> str:
@@ -66,15 +78,15 @@ def highlighted(quote: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def factor_table(rows: Iterable[Citation | dict], marker: bool = False) -> str:
-    """Factor-table rows as a small table (Factor | Node.js | Python | Win)."""
+def factor_table(rows: Iterable[Citation | dict], marker: bool = False, cited: bool = False) -> str:
+    """Factor-table rows as a small table (Factor | Node.js | Python | Win); `cited` marks them as the quoted text."""
     body = []
     for r in rows:
         get = r.get if isinstance(r, dict) else (lambda k, _r=r: getattr(_r, k))
         win = get("winner")
         cite = f' <span class="sa-marker">[{esc(get("n"))}]</span>' if marker else ""
         body.append(
-            "<tr>"
+            f'<tr class="{"sa-hl-row" if cited else ""}">'
             f'<th scope="row">{esc(get("factor"))}{cite}</th>'
             f'<td class="{"sa-win" if win == "Node.js" else ""}">{esc(get("node_cell"))}</td>'
             f'<td class="{"sa-win" if win == "Python" else ""}">{esc(get("python_cell"))}</td>'
@@ -85,26 +97,30 @@ def factor_table(rows: Iterable[Citation | dict], marker: bool = False) -> str:
 
 
 def citation_card(c: Citation, anchor_prefix: str = "src", with_table: bool = True) -> str:
-    """One cited passage; its location points at the line of the first highlighted span."""
-    table = factor_table([c]) if c.factor and with_table else ""
-    first = min((s for s, _ in c.highlight), default=0)
-    return (f'<div class="sa-src" id="{esc(anchor_prefix)}-{c.n}" data-n="{c.n}">'
+    """One cited passage; its location points at the line of the first highlighted span. A factor-table
+    row is shown once, as a table (its quote is that same row as pipe-separated text)."""
+    first, last = min(((s, e) for s, e in c.highlight), default=(0, 0))
+    where = link(c.url, line_offset=c.quote.count(chr(10), 0, first), lines=c.quote.count(chr(10), first, last) + 1,
+                 viewable=c.source_id == "guide")
+    body = (f'<div class="sa-row-quote">{factor_table([c], cited=True)}</div>' if c.factor and with_table else
+            f'<blockquote class="sa-quote">{highlighted(c.quote, c.highlight)}</blockquote>')
+    return (f'<div class="sa-src" id="{esc(anchor_prefix)}-{c.n}" data-n="{c.n}" tabindex="-1">'
             f'<div class="sa-src-head"><span class="sa-marker">[{c.n}]</span> '
             f'<span class="sa-title">{esc(c.title)}</span>'
             f'<span class="sa-section"> · {esc(c.section)}</span></div>'
-            f'<div class="sa-src-link">{link(c.url, line_offset=c.quote.count(chr(10), 0, first))}</div>'
-            f"{table}"
-            f'<blockquote class="sa-quote">{highlighted(c.quote, c.highlight)}</blockquote>'
+            f'<div class="sa-src-link">{where}</div>'
+            f"{body}"
             "</div>")
 
 
 def render_sources(citations: list[Citation], *, heading: str = "Sources", empty: str = "",
-                   anchor_prefix: str = "src", with_tables: bool = True) -> str:
-    """The sources panel: one card per citation, in [n] order."""
+                   anchor_prefix: str = "src", with_tables: bool = True, turn: int | None = None) -> str:
+    """The sources panel: one card per citation, in [n] order (`turn`: the chat turn they belong to)."""
+    data = f' data-turn="{int(turn)}"' if turn is not None else ""
     if not citations:
-        return f'<div class="sa-sources sa-empty">{esc(empty)}</div>' if empty else '<div class="sa-sources sa-empty"></div>'
+        return f'<div class="sa-sources sa-empty"{data}>{esc(empty)}</div>'
     cards = "".join(citation_card(c, anchor_prefix, with_tables) for c in sorted(citations, key=lambda c: c.n))
-    return f'<div class="sa-sources"><div class="sa-sources-heading">{esc(heading)}</div>{cards}</div>'
+    return f'<div class="sa-sources"{data}><div class="sa-sources-heading">{esc(heading)}</div>{cards}</div>'
 
 
 def notice(text: str, kind: str = "warn") -> str:
