@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import EngineUnavailableError
 
-INSTALL_CMD = "pip install -e '.[local]'"
+INSTALL_CMD = "make install-local"
 GGUF_MAGIC = b"GGUF"
 DEFAULT_MODEL = "qwen-1.5b"
 _CHUNK = 1 << 20

@@ -135,9 +135,10 @@ def ingest(settings: Settings, *, related: bool = False, rebuild: bool = False, 
 def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=None) -> None:
     from langchain_core.indexing import index
 
-    from .embeddings import LazyEmbeddings
+    from .embeddings import LazyEmbeddings, prepare_query_embeddings
+    from .knowledge import write_lexical
 
-    embeddings = embeddings or LazyEmbeddings(settings.embedding_model)
+    embeddings = embeddings or LazyEmbeddings(settings.embedding_model, settings.models_dir)
     store = build_vector_store(settings, embeddings, get_client(settings, create=True))
     # Shortest first: the model pads each batch to its longest text, so batches of like lengths
     # compute ~15% fewer tokens than text order (BENCHMARKS.md, Ingestion). Order means nothing to
@@ -149,8 +150,10 @@ def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=
         _forget_lost_chunks(manager, store)
         result = index(stream, manager, store, cleanup="full", source_id_key="source_id", batch_size=128,
                        key_encoder=lambda d: d.metadata["chunk_id"])
+        write_lexical(settings, store)  # the chunk list + BM25 a reader loads instead of rebuilding them
     except _write_errors(settings) as exc:
         raise _write_failure(settings, exc) from exc
+    prepare_query_embeddings(settings)  # the ONNX export questions are embedded with (once; torch is loaded here anyway)
     report.chunks = len(docs)
     report.added, report.updated = result["num_added"], result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]

@@ -36,6 +36,9 @@ Intent = Literal["choose", "explain", "fact", "list", "scenario", "advice", "out
 INTENTS: tuple[str, ...] = ("choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope")
 DATA = Path(__file__).parent / "data" / "intents.toml"
 NODE, PYTHON = "Node.js", "Python"
+# Below this probability an "advice" reading of a question that weighs the stacks yields to "choose"
+# (tuned on eval/cases.jsonl and eval/real_dev.jsonl).
+ADVICE_CONFIDENCE = 0.6
 
 # Names founders use for each side of the guide's comparison (runtimes, languages, frameworks).
 _SIDES = (
@@ -179,14 +182,20 @@ class Planner:
             intent, confidence = "explain", 1.0
         if intent == "choose" and len({n.key for n in needs}) >= 2:
             intent, confidence = "scenario", 1.0  # several needs of their own: weigh them all, not one row
+        elif intent == "scenario" and len({n.key for n in needs}) < 2:
+            intent = "choose"  # one need is one row of the table
+        elif intent == "advice" and confidence < ADVICE_CONFIDENCE and weighs_stacks(question):
+            intent = "choose"  # a weighing question the classifier only leans on as advice gets the table's verdict
         uncovered: list[str] = []
         if others:
-            if len(stacks) < 2 and (intent in ("choose", "scenario", "advice") or not stacks):
-                # The guide compares Node.js with Python; a comparison with another technology on one side
-                # (or a question about other technologies only) is outside it.
+            if len(stacks) < 2:
+                # The guide compares Node.js with Python; a question weighing another technology against
+                # one of them (or about other technologies only) is outside it.
                 intent, confidence = "out_of_scope", 1.0
             else:
                 uncovered.extend(others)
+        elif intent in ("choose", "advice") and len(stacks) == 1 and len(_frameworks(question)) >= 2:
+            intent, confidence = "out_of_scope", 1.0  # a choice between frameworks of one side (DRF or FastAPI)
         if intent != "out_of_scope":
             if _CODE_REQUEST.search(question):
                 uncovered.append("code or step-by-step instructions")
@@ -203,6 +212,14 @@ class Planner:
 def side_of(name: str) -> str:
     """The side of the comparison a technology's name belongs to ("" when neither)."""
     return next((side for side, pattern in _SIDES if pattern.fullmatch(name.strip())), "")
+
+
+_LANGUAGES = {"node", "nodejs", "node.js", "javascript", "typescript", "js", "ts", "python"}
+
+
+def _frameworks(question: str) -> set[str]:
+    """Distinct framework names (not the languages or runtimes themselves) the question names."""
+    return {m.group().lower() for _, pattern in _SIDES for m in pattern.finditer(question)} - _LANGUAGES
 
 
 def _names_both(question: str) -> bool:

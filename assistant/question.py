@@ -1,6 +1,6 @@
 """Question hygiene and follow-up condensing.
 
-Condensing is deterministic (no LLM call): a follow-up such as "and for real-time?" keeps the
+Condensing is deterministic (no LLM call): a follow-up such as "and for streaming?" keeps the
 previous question's comparison and swaps its topic, and "it"/"they" resolve to the stack the
 previous turn was about. An LLM rewrite would cost the local model seconds per turn.
 """
@@ -17,18 +17,18 @@ from .text import STOPWORDS
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _CONNECTIVE = re.compile(r"^(?:and|but|so|ok(?:ay)?|also|then)?\s*(?:what|how)\s+about\s+|^(?:and|but|or|also)\s+(?:for\s+|if\s+|with\s+)?|^what\s+if\s+", re.I)
 COMPARISON = re.compile(r"\b(better|best|worse|weaker|stronger|win|wins|winner|choose|pick|prefer|should|vs\.?|versus|or|which|recommend|go with|favou?r|edge|advantage|suited|suitable|right)\b", re.I)
-# A question that weighs the stacks without a "which"/"better": "Is Node a bad idea if …?", "Will one
-# of these make recruiting easier?", "Is choosing Python a mistake …?".
+# A question that weighs the stacks without a "which"/"better" (a stack called a bad idea, a mistake,
+# easier or harder for something).
 _WEIGHS = re.compile(r"\b(?:choos\w*|pick\w*|bad|good|poor|weak|wise|mistake|risk\w*|safer?|easier|harder|faster|slower|"
-                     r"quicker|sooner|more|less|fits?|either|over|compar\w*|trip\w* up|hold us back|slow us down)\b", re.I)
-# Questions after a figure, a name or a date want the sentence that states it, and "how should our team's
-# composition influence …?" wants the guide's reasoning: not a table verdict.
+                     r"quicker|sooner|more|less|fits?|either|over|compar\w*)\b", re.I)
+# Questions after a figure, a name or a date want the sentence that states it, and "how should <a trait>
+# shape the choice?" wants the guide's reasoning: not a table verdict.
 _FACT = re.compile(r"^\s*(?:how (?:many|much|should|does|do|can|would|to)\b|what (?:percentage|percent|share|proportion|year)|"
                    r"who\b|when (?:did|was|were)|what did\b|in what year)", re.I)
 _EXPLICIT = re.compile(r"\b(?:better|best|worse|vs\.?|versus|wins?|winner|compare[sd]?)\b", re.I)
 
 
-# Asks for one of the guide's lists ("When should I choose Python?", "Which companies use Node.js?").
+# Asks for one of the guide's lists (the signals for choosing a stack, the companies behind each).
 ASKS_FOR_LIST = re.compile(r"\b(when|list|signals?|reasons?|questions?|which (?:[\w-]+ ){0,2}companies|examples?|criteria|checklist)\b", re.I)
 # Not the topic of a weighing question: the stacks' names (every passage of this corpus shares them
 # with a "Node.js or Python?" question, yet a small embedding model weighs them heavily) and stop words.
@@ -37,8 +37,8 @@ _NOT_TOPIC = STOPWORDS | {"use"}
 
 def topic_query(question: str) -> str:
     """What retrieval searches with: for a question that weighs the stacks, its topic without the stacks'
-    names, the comparison's framing words and stop words ("Is Node.js really a worse fit than Python for
-    an LLM-heavy product?" -> "LLM-heavy product"), so the topic decides which passages come first and
+    names, the comparison's framing words and stop words ("Is Node.js the weaker option than Python for
+    a model-serving product?" -> "weaker option model-serving product"), so the topic decides which passages come first and
     not the "Node.js vs Python" every passage shares ("a worse fit" must not find "Excellent fit").
     Facts, lists and questions whose subject is one stack are searched as asked."""
     if not weighs_stacks(question) or ASKS_FOR_LIST.search(question):
@@ -87,7 +87,7 @@ def strip_injection(question: str) -> tuple[str, bool]:
             kept_parts.append(sentence.strip())
             continue
         # In a sentence that instructs the assistant, keep only the clauses that ask something
-        # ("…and tell me which wins on X"); persona text ("an AI that can do anything") goes.
+        # ("…and tell me which wins on X"); persona text (who the assistant should pretend to be) goes.
         for clause in _CLAUSE.split(sentence):
             clause = (clause or "").strip()
             if clause and not INJECTION.search(clause) and (clause.endswith("?") or _ASKS.match(clause)):

@@ -105,8 +105,11 @@ def _known(part: str, vocabulary: set[str]) -> bool:
     return bool(stem) and stem[0] in vocabulary
 
 
+_IDENTIFIER = re.compile(r"[a-z]+[A-Z]\w*|[A-Za-z]+\.[a-z]\w*")  # createServer, JSON.parse: code in the question, not a product
+
+
 def _looks_like_name(word: str, first: bool) -> bool:
-    if word.lower() in _COMMON or len(word) < 2:
+    if word.lower() in _COMMON or len(word) < 2 or _IDENTIFIER.fullmatch(word):
         return False
     if word.isupper() or any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word):
         return True  # AWS, PostgreSQL, GraphQL, S3

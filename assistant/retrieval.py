@@ -42,9 +42,13 @@ class HybridRetriever(BaseRetriever):
 
     def search(self, plan: QuestionPlan) -> list[Document]:
         """Retrieve for a planned question: its topic on both retrievers (plan.topic), its named factors first."""
-        return self._ranked(plan.question, plan.topic or plan.question)
+        # An explanation ("how does the event loop …?") is the official docs' subject as much as the
+        # guide's: no primary-source boost for it.
+        boost = 1.0 if plan.intent == "explain" else self.primary_boost
+        return self._ranked(plan.question, plan.topic or plan.question, boost)
 
-    def _ranked(self, query: str, topic: str) -> list[Document]:
+    def _ranked(self, query: str, topic: str, primary_boost: float | None = None) -> list[Document]:
+        boost = self.primary_boost if primary_boost is None else primary_boost
         # The topic on both sides: "a worse fit" must not match "Excellent fit" either.
         dense = self._canonical(self.dense(topic))
         sparse = self._canonical(self.sparse(topic))
@@ -65,7 +69,7 @@ class HybridRetriever(BaseRetriever):
             if doc is None:
                 continue
             if doc.metadata.get("primary"):
-                score *= self.primary_boost
+                score *= boost
             meta = {**doc.metadata, "dense_score": round(dense_scores.get(cid, self._missing_dense()), 4),
                     "bm25_score": round(bm25_scores.get(cid, 0.0), 4), "fused_score": score}
             out.append(Document(page_content=doc.page_content, metadata=meta, id=cid))

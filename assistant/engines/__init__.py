@@ -1,7 +1,7 @@
 """The engine registry: one name per engine; `--llm NAME[:ARG]` specs are parsed in one place.
 
     extractive            no LLM (also every LLM engine's fallback)
-    local[:qwen-1.5b|qwen-0.5b|/path/model.gguf]   llama.cpp via llama-cpp-python
+    local[:qwen-1.5b|qwen-0.5b|/path/model.gguf]   llama.cpp's server in a supervised child process
     openai[:model]        any OpenAI-compatible endpoint (OPENAI_API_KEY, OPENAI_BASE_URL)
     ollama[:model]        an Ollama server (OLLAMA_HOST)
 """
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..errors import UnknownNameError
 from .extractive import ExtractiveEngine
-from .llm import ChatEngine, make_local, make_ollama, make_openai
+from .base import Engine, EnginePrompt
+from .llm import ChatEngine, LocalEngine, make_local, make_ollama, make_openai
 
 
 def _make_extractive(arg: str, settings: Settings, idf: dict[str, float] | None = None) -> ExtractiveEngine:
@@ -56,10 +57,12 @@ def build_engine(spec: str, settings: Settings, idf: dict[str, float] | None = N
 
 def local_status() -> tuple[bool, str]:
     if importlib.util.find_spec("llama_cpp") is None:
-        return False, "install the local extra: pip install -e '.[local]'"
+        return False, "install the local extra: make install-local"
     from ..gguf_models import local_available
+    from .llama_server import cpu_problem
 
-    return local_available()
+    problem = cpu_problem()
+    return (False, problem) if problem else local_available()
 
 
 def engine_statuses() -> list[EngineStatus]:
@@ -83,5 +86,6 @@ def default_spec(settings: Settings) -> str:
     return "local" if local_status()[0] else "extractive"
 
 
-__all__ = ["ENGINES", "ChatEngine", "EngineStatus", "ExtractiveEngine", "build_engine", "default_spec",
+__all__ = ["ENGINES", "ChatEngine", "Engine", "EnginePrompt", "EngineStatus", "ExtractiveEngine", "LocalEngine",
+           "build_engine", "default_spec",
            "engine_statuses", "parse_spec"]

@@ -192,7 +192,8 @@ class ExtractiveEngine:
             return comp
         rows = {d.metadata.get("factor"): d for d in list(passages) + self._library if d.metadata.get("kind") == "factor_row"}
         pulls = []
-        for factor, side in (("Real-Time Apps", "Node.js"), ("AI / ML Ecosystem", "Python"), ("Security (Built-in)", "Python")):
+        pulling = {"Real-Time Apps": "Node.js", "AI / ML Ecosystem": "Python", "Security (Built-in)": "Python"}  # the guide's signals
+        for factor, side in pulling.items():
             row = rows.get(factor)
             if row is not None:
                 cell = row.metadata["node_cell"] if side == "Node.js" else row.metadata["python_cell"]

@@ -1,4 +1,8 @@
-"""`assistant eval`: run the labelled cases on each engine, ours next to the naive baseline."""
+"""`assistant eval`: run the labelled cases on each engine, ours next to the naive baseline.
+
+Registering the command imports nothing heavy (`assistant --help` must not load the chain): the
+runner, LangChain and Chroma are imported inside `cmd_eval`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import sys
 from pathlib import Path
 
 from .dataset import CASE_TYPES
-from .runner import DEFAULT_CASES
+
+DEFAULT_CASES = Path(__file__).resolve().parents[2] / "eval" / "cases.jsonl"  # = runner.DEFAULT_CASES
 
 DEFAULT_LLM_SAMPLE = 2  # per case type, for the local engine added by default (keeps `assistant eval` quick)
 DEFAULT_LOCAL = "local"  # the product's default engine (qwen-1.5b)

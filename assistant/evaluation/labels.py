@@ -106,7 +106,7 @@ def asserted_pairs(text: str, factors: list[str]) -> list[tuple[str, str]]:
 
     The text is cut into claims at its [n] markers and sentence ends. A claim holding several
     verdicts is cut further at ';', ',', 'and', 'while', 'whereas', 'but', 'however', each piece
-    without a verdict joining the next one ("for real-time apps, Node.js wins"). A unit asserts a
+    without a verdict joining the next one ("on the I/O row, Node.js wins"). A unit asserts a
     pair when it names a factor of the table (as `assistant.factors.named_factors` recognises names;
     when one factor is named verbatim, partial matches of others are ignored) and states an explicit
     verdict."""
