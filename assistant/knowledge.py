@@ -1,12 +1,15 @@
 """The loaded index: the Chroma store, every chunk (for BM25 and the factor table), the manifest.
 
-`load_knowledge(settings)` is what the CLI, UI and eval call once per process. The BM25 side
-index is rebuilt from the store's own chunks at load (about 0.1 s per 1,000 chunks), so it can
-never disagree with the vectors.
+`load_knowledge(settings)` is what the CLI, UI and eval call once per process. The chunk list and
+the BM25 side index come from `lexical.npz` (written at ingest by `save_lexical`), trusted only when
+it matches the store's chunk ids; otherwise they are rebuilt from the store's own chunks (about 0.1 s
+per 1,000 chunks plus the read), the file rewritten, and why logged. So BM25 never disagrees with
+the vectors.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
@@ -15,7 +18,9 @@ from .config import Settings
 from .errors import IndexCorruptError, IndexMissingError, StoreUnavailableError
 from .ingest import manifest_path, read_manifest
 from .store import REBUILD_FIX, build_vector_store, chroma_dir, collection_name, get_client
-from .text import idf_table, tokens
+from .text import idf_table
+
+log = logging.getLogger("assistant.index")
 
 NO_INDEX_FIX = "Build it first: assistant ingest (or start the UI, which builds it)."
 # Chroma reads a get() with one SQL variable per row: a single get over more than ~32k chunks fails
@@ -55,12 +60,9 @@ class KnowledgeBase:
     @property
     def bm25(self):
         if self._bm25 is None and self.docs:
-            import bm25s
+            from .lexical import build_bm25
 
-            model = bm25s.BM25()
-            # Our own tokenizer on both sides (the retriever tokenizes queries the same way).
-            model.index([tokens(search_text(d)) or [""] for d in self.docs], show_progress=False)
-            self._bm25 = model
+            self._bm25 = build_bm25(self.docs, search_text)
         return self._bm25
 
     @property
@@ -80,7 +82,7 @@ def search_text(doc: Document) -> str:
 
 def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
     """Open the index for reading; IndexMissingError when none has been built."""
-    from .embeddings import build_embeddings
+    from .embeddings import embeddings_for
 
     client = get_client(settings, create=False)
     manifest = read_manifest(settings) or {}
@@ -88,16 +90,14 @@ def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
         raise IndexCorruptError(f"The index manifest {manifest_path(settings)} is damaged.", REBUILD_FIX)
     if client is None or (settings.store_mode == "embedded" and not manifest):
         raise IndexMissingError(f"No index found in {settings.index_dir}.", NO_INDEX_FIX)
-    store = build_vector_store(settings, embeddings or build_embeddings(settings.embedding_model), client)
+    store = build_vector_store(settings, embeddings or embeddings_for(settings), client)
     try:
-        raw = _read_all(store)
+        docs, bm25 = _chunks(settings, store)
     except Exception as exc:
         if settings.store_mode == "server":
             raise StoreUnavailableError(f"The Chroma server failed while loading the index ({exc.__class__.__name__}).",
                                         "Check that the Chroma server is running, then ask again.") from exc
         raise IndexCorruptError(f"The index in {settings.index_dir} cannot be read ({exc}).", REBUILD_FIX) from exc
-    docs = [Document(page_content=text, metadata=meta, id=cid)
-            for cid, text, meta in zip(raw["ids"], raw["documents"], raw["metadatas"])]
     if not docs:
         built = manifest.get("collection")
         if built and built != collection_name(settings):
@@ -109,14 +109,60 @@ def load_knowledge(settings: Settings, embeddings=None) -> KnowledgeBase:
             raise IndexCorruptError(f"The index at {where} has lost its chunks ({manifest_path(settings)} lists them).",
                                     REBUILD_FIX)
         raise IndexMissingError(f"The index in {settings.index_dir} is empty.", NO_INDEX_FIX)
-    return KnowledgeBase(settings, store, docs, manifest or _manifest_from_docs(settings, docs))
+    return KnowledgeBase(settings, store, docs, manifest or _manifest_from_docs(settings, docs), _bm25=bm25)
 
 
-def _read_all(store) -> dict:
-    """Every chunk's id, text and metadata, in the store's order, READ_PAGE at a time."""
-    out: dict[str, list] = {"ids": [], "documents": [], "metadatas": []}
+def _chunks(settings: Settings, store) -> tuple[list[Document], object]:
+    """(every chunk, BM25 over them or None): from lexical.npz when it matches the store's ids, else from
+    the store (the file then rewritten, and why logged)."""
+    from . import lexical
+
+    path, name = lexical.lexical_path(settings.index_dir), collection_name(settings)
+    ids = _read_all(store, include=[])["ids"]
+    if not ids:
+        return [], None
+    cached, why = lexical.load(path, name, ids)
+    if cached is not None:
+        return cached.docs, cached.bm25
+    docs = _store_docs(store)
+    log.info("Rebuilding the BM25 index from the store: %s.", why)
+    return docs, save_lexical(settings, docs)
+
+
+def save_lexical(settings: Settings, docs: list[Document]):
+    """BM25 over docs, written with them to lexical.npz (ingest calls this with the store's chunks); returns
+    the BM25. A folder that cannot be written only logs: the file is a cache, the store stays the truth."""
+    from . import lexical
+
+    bm25 = lexical.build_bm25(docs, search_text) if docs else None
+    path = lexical.lexical_path(settings.index_dir)
+    try:
+        if docs:
+            lexical.save(path, collection_name(settings), lexical.Lexical(docs, bm25))
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("Cannot write %s (%s); BM25 is rebuilt from the store at each start.", path, exc.strerror or exc)
+    return bm25
+
+
+def write_lexical(settings: Settings, store) -> None:
+    """After an ingest: lexical.npz from the store's own chunks, in the store's order (what a reader sees)."""
+    save_lexical(settings, _store_docs(store))
+
+
+def _store_docs(store) -> list[Document]:
+    raw = _read_all(store)
+    return [Document(page_content=text, metadata=meta, id=cid)
+            for cid, text, meta in zip(raw["ids"], raw["documents"], raw["metadatas"])]
+
+
+def _read_all(store, include: list[str] | None = None) -> dict:
+    """Every chunk's id (and by default text and metadata), in the store's order, READ_PAGE at a time."""
+    include = ["documents", "metadatas"] if include is None else include
+    out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
     while True:
-        page = store.get(include=["documents", "metadatas"], limit=READ_PAGE, offset=len(out["ids"]))
+        page = store.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
         for key in out:
             out[key] += page[key]
         if len(page["ids"]) < READ_PAGE:

@@ -111,7 +111,7 @@ def _load_test_section(existing: Path) -> str:
     return LOAD_TEST_PLACEHOLDER
 
 
-def markdown(results: dict, chart_rel: str | None, load_test: str = LOAD_TEST_PLACEHOLDER) -> str:
+def markdown(results: dict, chart_rel: str | None, load_test: str = LOAD_TEST_PLACEHOLDER, cold_start: str = "") -> str:
     m = results.get("machine", {})
     ps = results.get("profile_settings") or {}
     sizes = ""
@@ -145,6 +145,7 @@ def markdown(results: dict, chart_rel: str | None, load_test: str = LOAD_TEST_PL
     out.append(_answers(results))
     out.append(_startup(results))
     out.append(_peer(results))
+    out.append(cold_start)
     out.append(load_test)
     out.append(_notes(results))
     return "\n".join(out)
@@ -366,6 +367,9 @@ def write_all(results: dict, out_dir: Path, markdown_path: Path) -> dict:
         results["results_path"] = str(results_path)
         chart_rel = str(chart_path) if has_chart else None
     write_results(results, results_path)
-    text = markdown(results, chart_rel, _load_test_section(markdown_path))
+    from .coldstart import existing_section, section
+
+    cold = section(results["coldstart"]) if "coldstart" in results else (existing_section(markdown_path) or "")
+    text = markdown(results, chart_rel, _load_test_section(markdown_path), cold)
     markdown_path.write_text(text, encoding="utf-8")
     return {"results": str(results_path), "chart": str(chart_path) if has_chart else None, "markdown": str(markdown_path)}

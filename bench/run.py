@@ -40,17 +40,18 @@ class Profile:
     reserve_s: float = 180  # kept for the LLM and start-up stages that run after the scale stage
     questions: int = 0  # how many of bench.questions.QUESTIONS (0: all)
     openmp_repeats: int = 1  # child-process pairs for the OpenMP wait-policy diagnostic (0: skip)
+    coldstart_repeats: int = 5  # fresh-process cold starts (ask, --help, app.py) per figure (0: skip)
 
 
 FULL = Profile("full")
 QUICK = Profile("quick", ingest_repeats=1, scale_measured=(200,), scale_projected=(2_000,), retrieval_rounds=1,
                 answer_rounds=1, llm_models=("qwen-0.5b",), llm_questions=1, llm_repeats=1, llm_max_tokens=48,
                 startup_engines=("extractive",), startup_repeats=1, ingest_related=False, peer=False,
-                isolate_scale=False, openmp_repeats=0, budget_s=110, reserve_s=40)
+                isolate_scale=False, openmp_repeats=0, budget_s=110, reserve_s=40, coldstart_repeats=1)
 # Tests: the code paths on tiny sizes, in process, without LLMs or the app.
 TINY = Profile("tiny", ingest_repeats=1, scale_measured=(40,), scale_projected=(120,), questions=3, retrieval_rounds=1,
                answer_rounds=1, llm_models=(), startup_engines=(), startup_repeats=1, ingest_related=False, peer=False,
-               isolate_scale=False, openmp_repeats=0, budget_s=120, reserve_s=0)
+               isolate_scale=False, openmp_repeats=0, budget_s=120, reserve_s=0, coldstart_repeats=0)
 PROFILES = {p.name: p for p in (FULL, QUICK, TINY)}
 
 
@@ -121,6 +122,8 @@ def run(profile: Profile, out_dir: Path, markdown_path: Path, *, related_dir: Pa
             stage("answers_llm", lambda: _answers_llm(profile, ctx, state, LLM_QUESTIONS))
         if "index" in state and profile.startup_engines:
             stage("startup", lambda: _startup(profile, ctx, state))
+        if "index" in state and profile.coldstart_repeats:
+            stage("coldstart", lambda: _coldstart(profile, ctx, state, log))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     llm = results.pop("answers_llm", None)
@@ -246,6 +249,12 @@ def _startup(profile: Profile, ctx: Context, state: dict) -> dict:
         engines.append(spec)
     return run_startup(state["index"], ctx.corpus_dir, engines, FIRST_QUESTION, repeats=profile.startup_repeats,
                        models_dir=ctx.models_dir)
+
+
+def _coldstart(profile: Profile, ctx: Context, state: dict, log) -> dict:
+    from .coldstart import run_coldstart
+
+    return run_coldstart(state["index"], ctx.corpus_dir, repeats=profile.coldstart_repeats, log=log)
 
 
 # -- the closing notes -------------------------------------------------------------------------------

@@ -66,12 +66,32 @@ def app_run(index_dir: Path, corpus_dir: Path, engine: str, question: str, *, mo
 def _ask(url: str, question: str, engine: str, timeout: float) -> str:
     from gradio_client import Client
 
-    job = Client(url, verbose=False).submit(question, engine, api_name="/chat")
-    _box, messages, _sources, _notice = job.result(timeout=timeout)
+    client = Client(url, verbose=False)
+    job = client.submit(*chat_args(client, question, engine), api_name="/chat")
+    result = job.result(timeout=timeout)
+    messages = next((r for r in result if isinstance(r, list)), [])  # the chatbot's messages among the outputs
     content = messages[-1]["content"] if messages else ""
     if isinstance(content, list):
         content = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
     return str(content)
+
+
+def chat_args(client, question: str, engine: str) -> list:
+    """/chat's inputs by name: the question first, the engine by name, the rest their defaults (or empty),
+    so the benchmark follows the UI's signature as it grows (conversation id, browser id, ...)."""
+    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/chat"]["parameters"]
+    args = []
+    for i, p in enumerate(params):
+        name = p.get("parameter_name") or ""
+        if i == 0:
+            args.append(question)
+        elif "engine" in name:
+            args.append(engine)
+        elif p.get("parameter_has_default"):
+            args.append(p.get("parameter_default"))
+        else:
+            args.append([] if "turn" in name or "history" in name else "")
+    return args
 
 
 def import_gradio_s() -> float:

@@ -10,14 +10,13 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import load_settings
-
 
 def serve(host: str | None = None, port: int | None = None, llm: str | None = None) -> int:
     """Serve until interrupted; errors print as problem + fix (ASSISTANT_DEBUG=1 raises them)."""
     import logging
     import os
 
+    from ..config import load_settings
     from ..errors import AssistantError
     from .server import launch
 
@@ -42,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     """Write the UI's thumbs up/down as eval cases (eval/cases.jsonl schema) to review."""
+    from ..config import load_settings
     from .feedback import FeedbackLog, export_cases, feedback_path
 
     settings = load_settings()

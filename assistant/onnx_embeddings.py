@@ -1,0 +1,290 @@
+"""The query-time embedding path: the same sentence-transformers model run by onnxruntime, without torch.
+
+A sentence-transformers folder (Transformer → mean or CLS pooling → normalise) is exported once with
+`torch.onnx.export` into `<models dir>/onnx/<model label>/model.onnx` (pooling and normalisation are
+inside the graph), with `export.json` beside it recording the file's sha256, the source weights'
+size and mtime, and the cosine to sentence-transformers on probe sentences. Every load checks the
+sha256 (about 60 ms for 90 MB); a missing, damaged or outdated file is exported again, with a log
+line, from the local model (never downloaded). Tokenising uses the model's own `tokenizer.json` via
+the `tokenizers` package with sentence-transformers' truncation (max_seq_length) and whitespace strip.
+
+Measured on every chunk of guide + related docs (285): cosine to sentence-transformers >= 0.99999994
+(tests/test_onnx_embeddings.py). Import + session ~0.6 s and ~150 MB, against ~6 s and ~700 MB for
+torch + sentence-transformers; bulk encoding is as fast as torch on 2 cores (BENCHMARKS.md, Cold start),
+so ingest uses this path too and torch is loaded only to export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from .errors import ConfigError
+
+log = logging.getLogger("assistant.embeddings")
+
+EXPORT_FORMAT = 1  # bump when the exported graph changes; older files are exported again
+MODEL_FILE, RECORD_FILE = "model.onnx", "export.json"
+PROBES = ("Which is better for real-time apps, Node.js or Python?",
+          "Django ships with protection against CSRF, XSS and SQL injection.",
+          "The event loop runs callbacks when the call stack is empty.")
+MIN_PROBE_COSINE = 0.9999
+BATCH = 16  # as the torch path: each batch is padded to its longest text
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the export needs to know about a sentence-transformers folder."""
+
+    path: Path
+    weights: Path
+    pooling: str  # "mean" or "cls"
+    max_seq_length: int
+    lower_case: bool
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """`export.json`: what was exported from where, and the file's sha256."""
+
+    format: int
+    sha256: str
+    bytes: int
+    source: str
+    source_bytes: int
+    source_mtime_ns: int
+    pooling: str
+    max_seq_length: int
+    lower_case: bool
+    probe_min_cosine: float
+    torch: str
+    seconds: float
+
+
+def model_spec(path: Path) -> ModelSpec | None:
+    """The folder as a ModelSpec, or None when it is not a plain Transformer→Pooling(mean|cls)→Normalize model
+    with a tokenizer.json (those keep the torch path)."""
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        pool_dir = next(path / m["path"] for m in modules if m["type"].endswith("Pooling"))
+        pooling = json.loads((pool_dir / "config.json").read_text(encoding="utf-8"))
+        st = json.loads((path / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    weights = next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).is_file()), None)
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+    mode = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(next(iter(modes), ""), "")
+    if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"} or len(modes) != 1 or not mode \
+            or weights is None or not (path / "tokenizer.json").is_file():
+        return None
+    return ModelSpec(path, weights, mode, int(st.get("max_seq_length") or 512), bool(st.get("do_lower_case")))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_export(folder: Path, spec: ModelSpec) -> tuple[ExportRecord | None, str]:
+    """(the record, "") when folder holds a sound export of spec; else (None, why not)."""
+    model, record = folder / MODEL_FILE, folder / RECORD_FILE
+    if not model.is_file() or not record.is_file():
+        return None, f"no ONNX export in {folder}"
+    try:
+        rec = ExportRecord(**json.loads(record.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        return None, f"{record} is unreadable ({exc.__class__.__name__})"
+    st = spec.weights.stat()
+    if rec.format != EXPORT_FORMAT or rec.source != str(spec.path) or (rec.source_bytes, rec.source_mtime_ns) != \
+            (st.st_size, st.st_mtime_ns) or (rec.pooling, rec.max_seq_length, rec.lower_case) != \
+            (spec.pooling, spec.max_seq_length, spec.lower_case):
+        return None, f"the export in {folder} was made from another model or exporter version"
+    if model.stat().st_size != rec.bytes or sha256_file(model) != rec.sha256:
+        return None, f"{model} is damaged (its sha256 differs from {RECORD_FILE})"
+    return rec, ""
+
+
+# Files exported by this process, by source: a new index folder copies one instead of exporting again.
+_EXPORTED: dict[str, Path] = {}
+
+
+def ensure_export(spec: ModelSpec, folder: Path) -> ExportRecord:
+    """A verified export of spec in folder: checked, else copied from this process's earlier export,
+    else exported with torch (once; logged). Concurrent processes take turns on a file lock."""
+    rec, why = check_export(folder, spec)
+    if rec is not None:
+        return rec
+    from filelock import FileLock
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / ".export.lock")):
+        rec, why = check_export(folder, spec)  # another process may have just exported it
+        if rec is not None:
+            return rec
+        earlier = _EXPORTED.get(str(spec.path))
+        if earlier is not None and earlier != folder and check_export(earlier, spec)[0] is not None:
+            log.info("ONNX embedding model: %s; copying the export this process made in %s.", why, earlier)
+            for name in (MODEL_FILE, RECORD_FILE):
+                shutil.copyfile(earlier / name, folder / f".{name}.tmp")
+                os.replace(folder / f".{name}.tmp", folder / name)
+            rec, _ = check_export(folder, spec)
+            if rec is not None:
+                return rec
+        log.warning("ONNX embedding model: %s; exporting it from %s with torch (once, ~10-20 s).", why, spec.path)
+        rec = export(spec, folder)
+    _EXPORTED[str(spec.path)] = folder
+    return rec
+
+
+def export(spec: ModelSpec, folder: Path) -> ExportRecord:
+    """Export spec's model to folder/model.onnx with torch (pooling + normalisation in the graph), check it
+    against sentence-transformers on PROBES, then write export.json. Raises ConfigError when it cannot."""
+    t0 = time.perf_counter()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see embeddings.build_embeddings
+    try:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        # eager attention: the SDPA path drops an all-ones mask while tracing, and the graph then ignores padding
+        model = AutoModel.from_pretrained(str(spec.path), trust_remote_code=False, attn_implementation="eager").eval()
+    except Exception as exc:  # ImportError, OSError, ValueError from transformers
+        raise ConfigError(f"Cannot export the embedding model {spec.path} to ONNX: {exc}",
+                          "Reinstall the package (pip install -e .), or set ASSISTANT_EMBEDDING_MODEL to a local "
+                          "sentence-transformers folder.") from exc
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids).last_hidden_state
+            if spec.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:  # sentence-transformers' mean pooling, to the same clamp
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    mask = torch.ones(2, 8, dtype=torch.long)
+    mask[1, 5:] = 0  # a padded row, so the traced graph keeps the mask
+    dummy = (torch.full((2, 8), 101, dtype=torch.long), mask, torch.zeros(2, 8, dtype=torch.long))
+    tmp = folder / f".{MODEL_FILE}.tmp"
+    import warnings
+
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Pooled(model), dummy, str(tmp), input_names=names, output_names=["embedding"],
+                              dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "embedding": {0: "batch"}},
+                              opset_version=17, dynamo=False)
+    except Exception as exc:  # the exporter raises many types; the onnx package may be missing
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"Exporting the embedding model to ONNX failed ({exc.__class__.__name__}: {exc}).",
+                          "Install the exporter's dependency: pip install onnx (or pip install -e .).") from exc
+    probe = _probe_cosine(spec, tmp)
+    if probe < MIN_PROBE_COSINE:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"The ONNX export of {spec.path} disagrees with sentence-transformers (cosine {probe:.6f}).",
+                          "Nothing to do: the torch path embeds instead (same model, slower start).")
+    os.replace(tmp, folder / MODEL_FILE)
+    st = spec.weights.stat()
+    rec = ExportRecord(EXPORT_FORMAT, sha256_file(folder / MODEL_FILE), (folder / MODEL_FILE).stat().st_size,
+                       str(spec.path), st.st_size, st.st_mtime_ns, spec.pooling, spec.max_seq_length, spec.lower_case,
+                       round(probe, 8), torch.__version__, round(time.perf_counter() - t0, 2))
+    (folder / f".{RECORD_FILE}.tmp").write_text(json.dumps(asdict(rec), indent=2), encoding="utf-8")
+    os.replace(folder / f".{RECORD_FILE}.tmp", folder / RECORD_FILE)
+    log.info("Exported the embedding model to %s in %.1f s (probe cosine %.7f).", folder / MODEL_FILE, rec.seconds, probe)
+    return rec
+
+
+def _probe_cosine(spec: ModelSpec, onnx_file: Path) -> float:
+    """The lowest cosine between the export and sentence-transformers' own encode on PROBES."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    ref = SentenceTransformer(str(spec.path), device="cpu", trust_remote_code=False).encode(
+        list(PROBES), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    ours = OnnxEncoder(spec, onnx_file).encode(list(PROBES))
+    return float(np.min(np.sum(ours * ref, axis=1)))
+
+
+def _prepare(spec: ModelSpec, text: str) -> str:
+    text = str(text).strip()  # sentence-transformers strips each text before tokenising
+    return text.lower() if spec.lower_case else text
+
+
+def _tokenizer(spec: ModelSpec):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(spec.path / "tokenizer.json"))
+    # sentence-transformers truncates at max_seq_length (tokenizer.json itself may say 128) and pads to the longest
+    tok.enable_truncation(max_length=spec.max_seq_length)
+    pad_id = tok.token_to_id("[PAD]")
+    tok.enable_padding(pad_id=pad_id if pad_id is not None else 0, pad_token="[PAD]" if pad_id is not None else "<pad>")
+    return tok
+
+
+class OnnxEncoder:
+    """tokenizer.json + an onnxruntime session over an exported model; `encode(texts)` → normalised float32 rows."""
+
+    def __init__(self, spec: ModelSpec, onnx_file: Path) -> None:
+        import onnxruntime as ort
+
+        self.spec = spec
+        self.tokenizer = _tokenizer(spec)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        # Basic (constant folding, redundant nodes) rather than all fusions: the session opens in ~0.15 s instead
+        # of ~0.3 s, and a question's encode is ~5 ms either way (all fusions: ~10% faster on 16x200-token batches).
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        opts.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+        opts.inter_op_num_threads = 1
+        # Idle onnxruntime threads spin by default; on shared cores that steals from the rest (cf. OMP_WAIT_POLICY).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+
+    def encode(self, texts: list[str]):
+        import numpy as np
+
+        out = []
+        for i in range(0, len(texts), BATCH):
+            enc = self.tokenizer.encode_batch([_prepare(self.spec, t) for t in texts[i:i + BATCH]])
+            feeds = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                     "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                     "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+            out.append(self.session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0])
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+class OnnxEmbeddings(Embeddings):
+    """LangChain `Embeddings` over the ONNX export: the vectors of sentence-transformers, without torch."""
+
+    def __init__(self, spec: ModelSpec, folder: Path) -> None:
+        self.record = ensure_export(spec, folder)
+        self.folder = folder
+        self.encoder = OnnxEncoder(spec, folder / MODEL_FILE)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encoder.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encoder.encode([text])[0].tolist()
