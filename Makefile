@@ -8,15 +8,18 @@ RELATED_DIR ?= $(wildcard ../shared/related)
 RELATED_FLAG := $(if $(RELATED_DIR),--related-dir $(RELATED_DIR),--related)
 STAMP   := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: run test test-fast fuzz install install-local ingest eval bench clean
+.PHONY: run test test-fast fuzz install install-local ingest eval bench constraints clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# Reinstall only when pyproject.toml changes (the stamp is newer otherwise).
-$(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[$(EXTRAS)]'
+# Reinstall only when pyproject.toml or the tested versions change (the stamp is newer otherwise).
+# Every dependency is held at the version CI tested (constraints.txt). llama-cpp-python is built
+# by scripts/install-llama-cpp.sh for any AVX2 x86-64 CPU, never for this machine's own CPU.
+$(STAMP): pyproject.toml constraints.txt scripts/install-llama-cpp.sh | $(PY)
+	$(if $(findstring local,$(EXTRAS)),bash scripts/install-llama-cpp.sh $(PIP))
+	$(PIP) install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
 install: $(STAMP)
@@ -40,7 +43,7 @@ test-fast: install
 # A long, randomised fuzz run (CI replays fixed examples; run this before each submission).
 FUZZ_EXAMPLES ?= 3000
 fuzz: install
-	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:randomly \
+	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q \
 		tests/test_fuzz_ask.py tests/test_fuzz_ingest.py -k "many_examples" --hypothesis-show-statistics
 
 eval: install
@@ -48,6 +51,13 @@ eval: install
 
 bench: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/assistant bench
+
+# After changing dependencies (pip install into the venv, `make test` green): record what was tested.
+constraints:
+	( echo "# The versions \`make test\` last passed with (regenerate: make constraints). pip -c holds every"; \
+	  echo "# install to them; llama-cpp-python is built locally by scripts/install-llama-cpp.sh."; \
+	  $(PIP) freeze --exclude-editable | sed -E -e 's/^(torch==[0-9.]+)\+cpu$$/\1/' \
+	    -e 's/^llama_cpp_python @ .*llama_cpp_python-([0-9.]+)-.*/llama-cpp-python==\1/' ) > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache

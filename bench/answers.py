@@ -2,8 +2,9 @@
 
 LLM engines are compared with llama.cpp itself on the identical prompt: the same messages
 (`assistant.engines.llm.build_messages` over the same passages), sent with
-`llama_cpp.Llama.create_chat_completion(stream=True)` to a second `Llama` loaded with exactly the
-parameters of ours (`Llama(**ours.__getstate__())`) and called with the same sampling parameters.
+`llama_cpp.Llama.create_chat_completion(stream=True)` to a `Llama` loaded in the bench process with
+the parameters our model server child loads with, and called with the sampling parameters the
+server applies — so the ratio is the cost of running the model in a supervised child over HTTP.
 Calls alternate which side goes first and every call follows a different question, so both
 instances reuse the same system-prompt prefix from their KV cache.
 """
@@ -38,6 +39,11 @@ def extractive(assistant, questions: list[str], rounds: int) -> dict:
 # -- local LLMs (one child process per model) ----------------------------------------------------------
 
 def child_llm(args: dict) -> dict:
+    """Ours: the chain with the `local` engine, whose model runs in its supervised llama.cpp server
+    child (engines/llama_server.py). Anchor: the same GGUF loaded in this process by llama.cpp
+    itself, with the server's load and sampling parameters, called on the identical messages."""
+    import os
+
     from llama_cpp import Llama
 
     from assistant.engines.llm import build_messages
@@ -51,21 +57,28 @@ def child_llm(args: dict) -> dict:
     assistant = Assistant(settings)
     t0 = time.perf_counter()
     engine = assistant.engine(spec)
-    chat = engine.model  # ChatLlamaCpp, as build_llamacpp_chat made it
+    engine.server.ensure()  # the child started, loaded the model and answers HTTP
     load_ours = time.perf_counter() - t0
+    opts = engine.server.options
+    threads = opts.n_threads or os.cpu_count() or 1
     t0 = time.perf_counter()
-    anchor = Llama(**chat.client.__getstate__())
+    anchor = Llama(model_path=str(engine.server.model_path), n_ctx=opts.n_ctx, n_batch=opts.n_batch, n_threads=threads,
+                   n_threads_batch=threads, verbose=False)
     load_anchor = time.perf_counter() - t0
-    params = chat._get_parameters(None)
+    # What the server samples with for our request: ChatOpenAI sends temperature and max_tokens; the
+    # rest are llama_cpp.server's request defaults (repeat_penalty 1.1, top_k 40, top_p 0.95, min_p 0.05).
+    params = {"max_tokens": settings.llm_max_tokens, "temperature": 0.0, "repeat_penalty": 1.1, "top_k": 40,
+              "top_p": 0.95, "min_p": 0.05}
     warm = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "Say OK."}]
-    for llm in (chat.client, anchor):  # page the weights in; leave the system prompt in each KV cache
-        llm.create_chat_completion(messages=warm, max_tokens=2, temperature=0.0)
+    anchor.create_chat_completion(messages=warm, max_tokens=2, temperature=0.0)  # page in; system prompt cached
+    for _ in engine.stream_messages(build_messages("Say OK.", [])):  # the same for the child, over its HTTP API
+        pass
 
     prompts = {}
     for q in args["questions"]:  # the messages the chain will send: its retrieval, its passage selection
         docs = assistant.retriever.invoke(q)
         shown = engine.prepare(q, docs).shown
-        dicts = chat._create_message_dicts(build_messages(q, shown))
+        dicts = [{"role": {"system": "system", "human": "user"}[m.type], "content": m.content} for m in build_messages(q, shown)]
         prompts[q] = {"dicts": dicts, "ids": [d.metadata["chunk_id"] for d in docs],
                       "prompt_tokens": _prompt_tokens(anchor, dicts)}
 
@@ -120,7 +133,9 @@ def child_llm(args: dict) -> dict:
             n = min(len(o["times"]), len(a["times"]))
             o["ratio_same_work"] = round(o["times"][n - 1] / a["times"][n - 1], 3) if n else None
             runs.append({"question": q, "repeat": r, "first": order[0][0], "prompt_tokens": prompts[q]["prompt_tokens"], **pair})
-    return _summarise(spec, runs, load_ours, load_anchor, params, chat.client.n_ctx(), chat.client.n_batch)
+    summary = _summarise(spec, runs, load_ours, load_anchor, params, anchor.n_ctx(), anchor.n_batch)
+    engine.server.stop()
+    return summary
 
 
 def _prompt_tokens(llm, dicts: list[dict]) -> int | None:

@@ -103,3 +103,9 @@ def factor_table():
     meta = tomllib.loads((CORPUS / "guide.toml").read_text())
     t = meta["table"]
     return parse_factor_table((CORPUS / "guide.txt").read_text(), t["header_line"], t["first_row"], t["last_row"])
+
+
+@pytest.fixture(scope="session")
+def gguf_cache(tmp_path_factory) -> Path:
+    """One folder of assembled GGUF models for the session (joining the parts takes seconds)."""
+    return tmp_path_factory.mktemp("models")

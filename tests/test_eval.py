@@ -79,7 +79,7 @@ def test_local_engine_eval_report(full_index, tmp_path):
     """The local model (temperature 0) on the first two cases of each type, ours and naive; gated at
     the bar of eval/thresholds.toml's local section."""
     if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama_cpp is not installed (pip install -e '.[local]')")
+        pytest.skip("llama_cpp is not installed (make install-local)")
     from assistant.engines import local_status
 
     ok, why = local_status()

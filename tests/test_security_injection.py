@@ -152,7 +152,7 @@ def test_injected_question_clauses_never_reach_the_model(injected):
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                    reason="the local engine needs llama-cpp-python: pip install -e '.[local]'")
+                    reason="the local engine needs llama-cpp-python: make install-local")
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_local_model_does_not_obey(injected, question):
     ans = injected.ask(question, llm="local:qwen-0.5b")

@@ -6,6 +6,7 @@ a token cap, and — for hosted endpoints — timeouts and bounded retries.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import queue
 import threading
@@ -20,7 +21,7 @@ from ..errors import EngineFailedError, EngineUnavailableError
 from ..prompts import PASSAGE_TEMPLATE, SYSTEM_PROMPT, USER_TEMPLATE
 from .base import EnginePrompt
 
-LOCAL_EXTRA_FIX = "Install the local extra: pip install -e '.[local]'  (or choose --llm extractive)"
+LOCAL_EXTRA_FIX = "Install the local extra: make install-local  (or choose --llm extractive)"
 
 
 def format_passages(passages: list[Document]) -> str:
@@ -198,16 +199,64 @@ def _describe(exc: BaseException) -> str:
 
 # -- factories ---------------------------------------------------------------------------
 
-def make_local(arg: str, settings: Settings) -> ChatEngine:
-    from ..gguf_models import build_llamacpp_chat, resolve_model
+class ServedModel:
+    """A chat model behind the supervised local server: every stream first makes sure the child
+    runs (starting it again after a crash) and talks to wherever it now listens."""
 
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError as exc:
-        raise EngineUnavailableError("The local engine needs llama-cpp-python, which is not installed.", LOCAL_EXTRA_FIX) from exc
-    path = resolve_model(arg or "qwen-1.5b", settings.models_dir)
-    chat = build_llamacpp_chat(path, n_ctx=settings.llm_context_tokens, max_tokens=settings.llm_max_tokens)
-    return ChatEngine("local", f"local:{arg or 'qwen-1.5b'}", chat, settings.llm_timeout, **_prompt_shape(settings))
+    def __init__(self, server, settings: Settings) -> None:
+        self.server, self.settings = server, settings
+        self._client, self._url = None, ""
+
+    def stream(self, messages: list):
+        url = self.server.ensure()
+        if url != self._url:
+            from langchain_openai import ChatOpenAI
+
+            # No retries: a crashed child is restarted for the next question; this one falls back.
+            self._client = ChatOpenAI(model=self.server.alias, base_url=url, api_key=self.server.api_key, temperature=0,
+                                      max_tokens=self.settings.llm_max_tokens, timeout=self.settings.llm_timeout,
+                                      max_retries=0, streaming=True)
+            self._url = url
+        return self._client.stream(messages)
+
+
+class LocalEngine(ChatEngine):
+    """The local GGUF model, answered by its own supervised llama.cpp server child (llama_server.py).
+
+    A crash, kill or hang of the child costs the answer in flight (the chain gives the cited
+    extractive answer with a notice); the next question starts a fresh child."""
+
+    def __init__(self, spec: str, server, settings: Settings) -> None:
+        super().__init__("local", spec, ServedModel(server, settings), settings.llm_timeout, exclusive=True,
+                         **_prompt_shape(settings))
+        self.server = server
+
+    def write(self, prompt: EnginePrompt) -> Iterator[str]:
+        try:
+            yield from super().write(prompt)
+        except EngineFailedError as exc:
+            self.server.recover()
+            if not self.server.alive() and self.server.pid is not None:
+                raise EngineFailedError(f"{exc.problem}; the model server {self.server.last_exit()} and "
+                                        "restarts for the next question", exc.fix) from exc
+            raise
+
+
+def make_local(arg: str, settings: Settings) -> LocalEngine:
+    from ..gguf_models import resolve_model
+    from .llama_server import LlamaServer, ServerOptions, cpu_problem
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise EngineUnavailableError("The local engine needs llama-cpp-python, which is not installed.", LOCAL_EXTRA_FIX)
+    problem = cpu_problem()
+    if problem:
+        raise EngineUnavailableError(f"The local engine cannot run here: {problem}.", "Use --llm extractive.")
+    name = arg or "qwen-1.5b"
+    path = resolve_model(name, settings.models_dir)
+    alias = path.stem if arg and arg not in ("qwen-1.5b", "qwen-0.5b") else name
+    server = LlamaServer(path, alias, ServerOptions(n_ctx=settings.llm_context_tokens), log_dir=settings.models_dir)
+    server.start_in_background()
+    return LocalEngine(f"local:{name}", server, settings)
 
 
 def make_openai(arg: str, settings: Settings) -> ChatEngine:
