@@ -64,8 +64,8 @@ def test_create_app_builds_the_blocks_without_loading_or_serving(tmp_path):
     chatbot = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
     assert chatbot.sanitize_html and chatbot.feedback_options == ("Like", "Dislike") and chatbot.latex_delimiters == []
     assert demo._queue.default_concurrency_limit == settings.concurrency_limit
-    asking = [fn for fn in demo.fns.values() if fn.name == "ask"]
-    assert len(asking) == 3 and {(fn.concurrency_id, fn.concurrency_limit) for fn in asking} == {("answer", 4)}
+    asking = [fn for fn in demo.fns.values() if fn.name in ("ask", "chat_api")]
+    assert len(asking) == 4 and {(fn.concurrency_id, fn.concurrency_limit) for fn in asking} == {("answer", 4)}
 
 
 def test_engine_dropdown_lists_every_engine_and_why_one_is_unavailable(monkeypatch):

@@ -89,12 +89,12 @@ def test_chat_over_http_streams_a_cited_answer_and_keeps_the_conversation(served
 
     client = Client(served, verbose=False)
     job = client.submit("Which is better for real-time apps?", "extractive", api_name="/chat")
-    _textbox, messages, sources, notice = job.result(timeout=120)
+    _textbox, messages, sources, notice, _saved = job.result(timeout=120)
     answer = messages[-1]["content"][0]["text"]
     assert re.search(r"\[\d+\]", answer) and answer.startswith("Node.js wins on Real-Time Apps")
     assert "Factor table" in sources and 'class="sa-src"' in sources and notice == ""
     # the same client (session) continues the conversation: the follow-up is read with the history
-    _t, messages, sources, _n = client.predict("and for AI?", "extractive", api_name="/chat")
+    _t, messages, sources, _n, _saved = client.predict("and for AI?", "extractive", api_name="/chat")
     assert len(messages) == 4 and re.search(r"\[\d+\]", messages[-1]["content"][0]["text"])
     assert "Python" in messages[-1]["content"][0]["text"] and 'class="sa-src"' in sources
 
@@ -120,7 +120,7 @@ def test_twenty_concurrent_clients_all_get_cited_answers(served, counted_assista
     def one(question: str):
         client = Client(served, verbose=False)
         t = time.perf_counter()
-        _tb, messages, sources, _n = client.predict(question, "extractive", api_name="/chat")
+        _tb, messages, sources, _n, _saved = client.predict(question, "extractive", api_name="/chat")
         return time.perf_counter() - t, messages[-1]["content"][0]["text"], sources
 
     t0 = time.perf_counter()
@@ -147,7 +147,7 @@ def test_login_is_required_when_auth_is_set(counted_assistant):
     with serving(settings, Runtime(settings, counted_assistant), auth="ana:s3cret") as (url, _demo):
         assert httpx.get(url + "config").status_code == 401
         assert httpx.post(url + "login", data={"username": "ana", "password": "wrong"}).status_code == 400
-        _t, messages, _s, _n = Client(url, auth=("ana", "s3cret"), verbose=False).predict(
+        _t, messages, _s, _n, _saved = Client(url, auth=("ana", "s3cret"), verbose=False).predict(
             "Which is better for real-time apps?", "extractive", api_name="/chat")
         assert re.search(r"\[\d+\]", messages[-1]["content"][0]["text"])
 
@@ -175,7 +175,7 @@ def test_python_app_py_serves_loopback_only_and_starts_in_seconds(full_index, tm
             except httpx.HTTPError:
                 time.sleep(0.1)
         assert http_s is not None, f"no HTTP 200 within 90 s (exit code {proc.poll()})"
-        _t, messages, _s, _n = Client(url, verbose=False).predict("Which is better for real-time apps?", "extractive",
+        _t, messages, _s, _n, _saved = Client(url, verbose=False).predict("Which is better for real-time apps?", "extractive",
                                                                     api_name="/chat")
         ready_s = time.perf_counter() - t0
         assert re.search(r"\[\d+\]", messages[-1]["content"][0]["text"])
@@ -195,3 +195,43 @@ def test_python_app_py_serves_loopback_only_and_starts_in_seconds(full_index, tm
                                       "index_passages": _report.chunks, "cpus": os.cpu_count()})
     print(f"\nstart-up: HTTP 200 after {http_s:.1f} s, first cited answer after {ready_s:.1f} s")
     assert http_s < 45
+
+
+
+def test_openai_compatible_endpoint_with_the_openai_client(counted_assistant):
+    """POST /v1/chat/completions on the UI's own server: the openai client, plain and streaming, with the login."""
+    import openai
+
+    settings = counted_assistant.settings
+    runtime = Runtime(settings, counted_assistant)
+    with serving(settings, runtime) as (url, _demo):  # off unless enabled
+        assert httpx.post(url + "v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}).status_code in (404, 405)
+    with serving(settings, runtime, auth="ana:s3cret", openai_api=True) as (url, _demo):
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=url + "v1", api_key="ana:wrong", max_retries=0).chat.completions.create(
+                model="extractive", messages=[{"role": "user", "content": "Which is better for real-time apps?"}])
+        client = openai.OpenAI(base_url=url + "v1", api_key="ana:s3cret", max_retries=0)
+        t0 = time.perf_counter()
+        done = client.chat.completions.create(
+            model="extractive", messages=[{"role": "user", "content": "Which is better for real-time apps?"}])
+        plain_s = time.perf_counter() - t0
+        text = done.choices[0].message.content
+        numbers = [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+        assert text.startswith("Node.js wins on Real-Time Apps") and list(dict.fromkeys(numbers)) == list(range(1, max(numbers) + 1))
+        cits = done.citations  # beside OpenAI's fields: the cited passages
+        assert [c["n"] for c in cits] == list(range(1, len(cits) + 1)) and done.model == "extractive"
+        row = next(c for c in cits if c["factor"] == "Real-Time Apps")
+        assert row["winner"] == "Node.js" and row["url"].startswith("corpus/guide.txt#L") and row["quote"]
+
+        t0 = time.perf_counter()
+        chunks = list(client.chat.completions.create(model="stack-assistant", stream=True, messages=[
+            {"role": "user", "content": "Which is better for AI/ML, Node.js or Python?"},
+            {"role": "assistant", "content": "Python [1]."},
+            {"role": "user", "content": "and for real-time?"}]))
+        stream_s = time.perf_counter() - t0
+        streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        last = chunks[-1]
+        assert last.choices[0].finish_reason == "stop" and "real-time" in last.standalone_question.lower()
+        assert any(c["factor"] == "Real-Time Apps" for c in last.citations) and re.search(r"\[1\]", streamed)
+        assert len(chunks) >= 3 and [m.id for m in client.models.list()][0] == "stack-assistant"
+    print(f"\nopenai client: plain answer in {plain_s:.2f} s, streamed ({len(chunks)} chunks) in {stream_s:.2f} s")

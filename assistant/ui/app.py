@@ -70,7 +70,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=280):
                         chatbot = gr.Chatbot(
-                            value=[], elem_id="sa-chatbot", height=470, label="Conversation", show_label=False,
+                            value=[], elem_id="sa-chatbot", height=430, label="Conversation", show_label=False,
                             sanitize_html=True, render_markdown=True, latex_delimiters=[], allow_tags=False,
                             feedback_options=("Like", "Dislike"), placeholder=chat.WELCOME, buttons=["copy"])
                         with gr.Row(equal_height=True):
@@ -163,8 +163,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
         # One concurrency group for every way of asking: at most Settings.concurrency_limit answers at once.
         chat_io = dict(inputs=[msg, turns, engine, conv, browser], outputs=[msg, chatbot, turns, sources, notice, conv, history],
                        concurrency_id="answer", concurrency_limit=settings.concurrency_limit)
-        msg.submit(ask, **chat_io, api_name="chat")
+        msg.submit(ask, **chat_io, api_visibility="private")
         send.click(ask, **chat_io, api_visibility="private")
+
+        def chat_api(message: str, turns_: list, engine_spec: str, conv_id: str, request: gr.Request):
+            """Answer `message` with `engine_spec`, citing its sources; the session keeps the conversation (saved for a login)."""
+            yield from ask(message, turns_, engine_spec, conv_id, "", request)
+
+        # The API's door: the same answer without the browser's private id (an API client has none).
+        api_door = gr.Button(visible=False, elem_id="sa-api-door")
+        api_door.click(chat_api, inputs=[msg, turns, engine, conv], outputs=chat_io["outputs"], api_name="chat",
+                       concurrency_id="answer", concurrency_limit=settings.concurrency_limit)
         msg.change(None, [msg], [counter], js=COUNTER_JS % limit)
 
         def pick_example(i):

@@ -27,7 +27,7 @@ CSS = """
 .sa-src { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .6rem .75rem;
           background: var(--background-fill-secondary); }
 .sa-src-head { font-weight: 600; font-size: .9rem; }
-.sa-section { font-weight: 400; color: var(--body-text-color-subdued); }
+.sa-section { font-weight: 400; color: #374151; }
 .sa-src-link { font-size: .8rem; margin: .15rem 0 .35rem; overflow-wrap: anywhere; }
 .sa-local { color: var(--body-text-color-subdued); font-family: var(--font-mono); }
 .sa-quote { margin: .3rem 0 0; padding: .4rem .6rem; border-left: 3px solid var(--color-accent);
@@ -58,6 +58,7 @@ CSS = """
 .sa-neutral, .sa-missing { color: var(--body-text-color-subdued); font-size: .85rem; }
 #sa-examples .gallery-item, #sa-examples button { font-size: .85rem; }
 #sa-input textarea::placeholder { color: #4b5563; opacity: 1; }
+#sa-tabs button[role="tab"][aria-selected="true"] { color: #4338ca; }
 #sa-counter { font-size: .8rem; color: #4b5563; text-align: right; margin-top: -.4rem; }
 #sa-counter .sa-over { color: #991b1b; font-weight: 600; }
 #sa-history label { font-size: .85rem; }
@@ -79,7 +80,7 @@ a.sa-guide-link { color: #4338ca; font-family: var(--font-mono); }
 .sa-msg-sources summary { cursor: pointer; font-weight: 600; color: #3730a3; }
 .sa-msg-sources .sa-sources { margin-top: .4rem; }
 .sa-grid { table-layout: fixed; }
-.sa-grid th, .sa-grid td { overflow-wrap: anywhere; }
+.sa-grid th, .sa-grid td { overflow-wrap: break-word; hyphens: auto; }
 @media (min-width: 768px) { .sa-msg-sources { display: none !important; } }
 @media (max-width: 767px) {
   .gradio-container { padding: 0 6px !important; }
@@ -88,8 +89,8 @@ a.sa-guide-link { color: #4338ca; font-family: var(--font-mono); }
   #sa-chatbot { height: min(62vh, 520px) !important; }
   .sa-factor-table { font-size: .72rem; }
   .sa-factor-table th, .sa-factor-table td { padding: .2rem .25rem; }
-  .sa-grid sup { display: block; }
-  .sa-grid col.sa-c-factor { width: 26%; } .sa-grid col.sa-c-win { width: 17%; }
+  .sa-grid td sup { display: none; }  /* on a phone the row's [n] is shown once, after the factor */
+  .sa-grid col.sa-c-factor { width: 29%; } .sa-grid col.sa-c-win { width: 18%; }
 }
 """
 
@@ -156,4 +157,5 @@ def theme():
         body_text_color_subdued="*neutral_600", block_label_text_color="*neutral_700", block_info_text_color="*neutral_600",
         block_title_text_color="*neutral_800", input_placeholder_color="*neutral_600",
         button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
-        button_primary_text_color="white")
+        button_primary_text_color="white", checkbox_label_background_fill_selected="*primary_600",
+        checkbox_label_border_color_selected="*primary_600")
