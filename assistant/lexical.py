@@ -32,7 +32,7 @@ class Lexical:
     """The chunks in store order and the BM25 model indexed over them (row i of BM25 = docs[i])."""
 
     docs: list[Document]
-    bm25: object  # bm25s.BM25
+    bm25: object  # bm25s.BM25 when built, CompactBM25 when loaded
 
 
 def lexical_path(index_dir: Path) -> Path:
@@ -66,8 +66,9 @@ def save(path: Path, collection: str, lex: Lexical) -> None:
     import numpy as np
 
     bm25 = lex.bm25
+    params = bm25.params if isinstance(bm25, CompactBM25) else {k: getattr(bm25, k) for k in _PARAMS}
     meta = {"format": FORMAT, "collection": collection, "ids_sha256": ids_fingerprint([d.id for d in lex.docs]),
-            "tokenizer": tokenizer_probe(), "params": {k: getattr(bm25, k) for k in _PARAMS},
+            "tokenizer": tokenizer_probe(), "params": params,
             "num_docs": int(bm25.scores["num_docs"]), "vocab": bm25.vocab_dict,
             "docs": [[d.id, d.page_content, d.metadata] for d in lex.docs]}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -111,18 +112,55 @@ def load(path: Path, collection: str, store_ids: list[str]) -> tuple[Lexical | N
     return Lexical(docs, bm25), ""
 
 
-def _bm25(meta: dict, arrays: dict):
-    import bm25s
-
-    model = bm25s.BM25(**meta["params"])
-    n = int(meta["num_docs"])
+def _bm25(meta: dict, arrays: dict) -> CompactBM25:
+    params, n = meta["params"], int(meta["num_docs"])
     # bm25s may add the empty token to the vocabulary after building the columns
     if len(meta["vocab"]) not in (len(arrays["indptr"]) - 1, len(arrays["indptr"])) or n != len(meta["docs"]):
         raise ValueError("BM25 arrays do not match the vocabulary")
-    model.scores = {**arrays, "num_docs": n}
-    model.vocab_dict = meta["vocab"]
-    model.unique_token_ids_set = set(model.vocab_dict.values())
-    model.nonoccurrence_array = None  # only the bm25l/bm25+ variants use one; ours is lucene
-    if model.method in model.methods_requiring_nonoccurrence:
-        raise ValueError(f"BM25 method {model.method} is not stored in this format")
-    return model
+    if params.get("method") != "lucene" or params.get("idf_method") != "lucene":
+        raise ValueError(f"BM25 method {params.get('method')} is not stored in this format")
+    return CompactBM25({**arrays, "num_docs": n}, meta["vocab"], params)
+
+
+class CompactBM25:
+    """Querying a stored BM25 index exactly as bm25s does (its numpy backend: the same float32 sums with
+    `np.add.at` per query token, the same argpartition top-k), without importing bm25s, whose import pulls in
+    scipy (~0.25 s of a cold `assistant ask`). tests/test_cold_start.py checks ids and scores are identical."""
+
+    def __init__(self, scores: dict, vocab_dict: dict[str, int], params: dict) -> None:
+        self.scores = scores
+        self.vocab_dict = vocab_dict
+        self.params = params
+
+    def get_scores_from_ids(self, token_ids: list[int]):
+        import numpy as np
+
+        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
+        ids = np.asarray(token_ids, dtype=np.dtype(self.params["int_dtype"]))
+        if int(ids.max(initial=0)) >= len(indptr) - 1:
+            raise ValueError("a query token id is outside the index")
+        scores = np.zeros(self.scores["num_docs"], dtype=np.dtype(self.params["dtype"]))
+        for start, end in zip(indptr[ids], indptr[ids + 1]):
+            np.add.at(scores, indices[start:end], data[start:end])
+        return scores
+
+    def retrieve(self, queries: list[list[str]], k: int = 10, sorted: bool = True, show_progress: bool = False,
+                 n_threads: int = 0):
+        """(doc indices, scores), each of shape (len(queries), k), like bm25s.BM25.retrieve(...) for token lists."""
+        import numpy as np
+
+        if k > self.scores["num_docs"]:
+            raise ValueError(f"k of {k} is larger than the number of documents ({self.scores['num_docs']})")
+        top_ids, top_scores = [], []
+        for query in queries:
+            ids = [self.vocab_dict[t] for t in query if t in self.vocab_dict]
+            scores = self.get_scores_from_ids(ids) if query else np.zeros(self.scores["num_docs"],
+                                                                          dtype=np.dtype(self.params["dtype"]))
+            part = np.argpartition(scores, -k).take(indices=range(-k, 0))
+            part_scores = np.take(scores, part)
+            if sorted:
+                order = np.flip(np.argsort(part_scores))
+                part, part_scores = part[order], part_scores[order]
+            top_ids.append(part)
+            top_scores.append(part_scores)
+        return np.array(top_ids), np.array(top_scores)

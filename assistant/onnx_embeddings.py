@@ -1,15 +1,16 @@
 """The query-time embedding path: the same sentence-transformers model run by onnxruntime, without torch.
 
 A sentence-transformers folder (Transformer → mean or CLS pooling → normalise) is exported once with
-`torch.onnx.export` into `<models dir>/onnx/<model label>/model.onnx` (pooling and normalisation are
-inside the graph), with `export.json` beside it recording the file's sha256, the source weights'
-size and mtime, and the cosine to sentence-transformers on probe sentences. Every load checks the
-sha256 (about 60 ms for 90 MB); a missing, damaged or outdated file is exported again, with a log
-line, from the local model (never downloaded). Tokenising uses the model's own `tokenizer.json` via
+`torch.onnx.export` into `<models dir>/onnx/<model label>/`: `model.onnx` (the graph, pooling and
+normalisation inside) and `model.onnx.data` (the weights as external data, which onnxruntime maps instead
+of copying: the session's peak RSS is ~55 MB above the interpreter instead of ~145 MB), with `export.json`
+recording both files' sha256, the source weights' size and mtime, and the cosine to sentence-transformers
+on probe sentences. Every load checks the sha256 (~60 ms for 90 MB); a missing, damaged or outdated export
+is exported again, with a log line, from the local model (never downloaded). Tokenising uses the model's own `tokenizer.json` via
 the `tokenizers` package with sentence-transformers' truncation (max_seq_length) and whitespace strip.
 
 Measured on every chunk of guide + related docs (285): cosine to sentence-transformers >= 0.99999994
-(tests/test_onnx_embeddings.py). Import + session ~0.6 s and ~150 MB, against ~6 s and ~700 MB for
+(tests/test_onnx_embeddings.py). Import + session ~0.4 s and ~60 MB, against ~6 s and ~500 MB for
 torch + sentence-transformers; bulk encoding is as fast as torch on 2 cores (BENCHMARKS.md, Cold start),
 so ingest uses this path too and torch is loaded only to export.
 """
@@ -31,9 +32,9 @@ from .errors import ConfigError
 
 log = logging.getLogger("assistant.embeddings")
 
-EXPORT_FORMAT = 1  # bump when the exported graph changes; older files are exported again
-MODEL_FILE, RECORD_FILE = "model.onnx", "export.json"
-PROBES = ("Which is better for real-time apps, Node.js or Python?",
+EXPORT_FORMAT = 2  # bump when the exported graph changes; older files are exported again (2: external weights)
+MODEL_FILE, DATA_FILE, RECORD_FILE = "model.onnx", "model.onnx.data", "export.json"
+PROBES = ("Should a startup that streams live scores pick Node.js or Python?",
           "Django ships with protection against CSRF, XSS and SQL injection.",
           "The event loop runs callbacks when the call stack is empty.")
 MIN_PROBE_COSINE = 0.9999
@@ -53,11 +54,12 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ExportRecord:
-    """`export.json`: what was exported from where, and the file's sha256."""
+    """`export.json`: what was exported from where, and the files' sha256."""
 
     format: int
-    sha256: str
-    bytes: int
+    sha256: str  # model.onnx
+    data_sha256: str  # model.onnx.data
+    bytes: int  # both files
     source: str
     source_bytes: int
     source_mtime_ns: int
@@ -99,8 +101,8 @@ def sha256_file(path: Path) -> str:
 
 def check_export(folder: Path, spec: ModelSpec) -> tuple[ExportRecord | None, str]:
     """(the record, "") when folder holds a sound export of spec; else (None, why not)."""
-    model, record = folder / MODEL_FILE, folder / RECORD_FILE
-    if not model.is_file() or not record.is_file():
+    model, data, record = folder / MODEL_FILE, folder / DATA_FILE, folder / RECORD_FILE
+    if not model.is_file() or not data.is_file() or not record.is_file():
         return None, f"no ONNX export in {folder}"
     try:
         rec = ExportRecord(**json.loads(record.read_text(encoding="utf-8")))
@@ -111,8 +113,9 @@ def check_export(folder: Path, spec: ModelSpec) -> tuple[ExportRecord | None, st
             (st.st_size, st.st_mtime_ns) or (rec.pooling, rec.max_seq_length, rec.lower_case) != \
             (spec.pooling, spec.max_seq_length, spec.lower_case):
         return None, f"the export in {folder} was made from another model or exporter version"
-    if model.stat().st_size != rec.bytes or sha256_file(model) != rec.sha256:
-        return None, f"{model} is damaged (its sha256 differs from {RECORD_FILE})"
+    if model.stat().st_size + data.stat().st_size != rec.bytes or sha256_file(model) != rec.sha256 \
+            or sha256_file(data) != rec.data_sha256:
+        return None, f"the export in {folder} is damaged (its sha256 differs from {RECORD_FILE})"
     return rec, ""
 
 
@@ -136,7 +139,7 @@ def ensure_export(spec: ModelSpec, folder: Path) -> ExportRecord:
         earlier = _EXPORTED.get(str(spec.path))
         if earlier is not None and earlier != folder and check_export(earlier, spec)[0] is not None:
             log.info("ONNX embedding model: %s; copying the export this process made in %s.", why, earlier)
-            for name in (MODEL_FILE, RECORD_FILE):
+            for name in (DATA_FILE, MODEL_FILE, RECORD_FILE):
                 shutil.copyfile(earlier / name, folder / f".{name}.tmp")
                 os.replace(folder / f".{name}.tmp", folder / name)
             rec, _ = check_export(folder, spec)
@@ -186,7 +189,9 @@ def export(spec: ModelSpec, folder: Path) -> ExportRecord:
     mask = torch.ones(2, 8, dtype=torch.long)
     mask[1, 5:] = 0  # a padded row, so the traced graph keeps the mask
     dummy = (torch.full((2, 8), 101, dtype=torch.long), mask, torch.zeros(2, 8, dtype=torch.long))
-    tmp = folder / f".{MODEL_FILE}.tmp"
+    tmp_dir = folder / f".export-{os.getpid()}"
+    tmp_dir.mkdir(exist_ok=True)
+    tmp = tmp_dir / MODEL_FILE
     import warnings
 
     try:
@@ -195,18 +200,28 @@ def export(spec: ModelSpec, folder: Path) -> ExportRecord:
             torch.onnx.export(Pooled(model), dummy, str(tmp), input_names=names, output_names=["embedding"],
                               dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "embedding": {0: "batch"}},
                               opset_version=17, dynamo=False)
+        import onnx
+
+        # Weights to model.onnx.data beside the graph (onnxruntime maps them rather than copying them).
+        onnx.save_model(onnx.load(str(tmp)), str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=DATA_FILE, size_threshold=1024)
     except Exception as exc:  # the exporter raises many types; the onnx package may be missing
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
         raise ConfigError(f"Exporting the embedding model to ONNX failed ({exc.__class__.__name__}: {exc}).",
                           "Install the exporter's dependency: pip install onnx (or pip install -e .).") from exc
     probe = _probe_cosine(spec, tmp)
     if probe < MIN_PROBE_COSINE:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
         raise ConfigError(f"The ONNX export of {spec.path} disagrees with sentence-transformers (cosine {probe:.6f}).",
                           "Nothing to do: the torch path embeds instead (same model, slower start).")
-    os.replace(tmp, folder / MODEL_FILE)
+    (folder / RECORD_FILE).unlink(missing_ok=True)  # no record names a half-replaced pair
+    for name in (DATA_FILE, MODEL_FILE):
+        os.chmod(tmp_dir / name, 0o644)  # onnx writes the weights 0600; a server may run as another user than ingest
+        os.replace(tmp_dir / name, folder / name)
+    shutil.rmtree(tmp_dir, ignore_errors=True)
     st = spec.weights.stat()
-    rec = ExportRecord(EXPORT_FORMAT, sha256_file(folder / MODEL_FILE), (folder / MODEL_FILE).stat().st_size,
+    size = (folder / MODEL_FILE).stat().st_size + (folder / DATA_FILE).stat().st_size
+    rec = ExportRecord(EXPORT_FORMAT, sha256_file(folder / MODEL_FILE), sha256_file(folder / DATA_FILE), size,
                        str(spec.path), st.st_size, st.st_mtime_ns, spec.pooling, spec.max_seq_length, spec.lower_case,
                        round(probe, 8), torch.__version__, round(time.perf_counter() - t0, 2))
     (folder / f".{RECORD_FILE}.tmp").write_text(json.dumps(asdict(rec), indent=2), encoding="utf-8")

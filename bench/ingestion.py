@@ -45,23 +45,39 @@ def load_model(model: str = "") -> tuple[float, object]:
 
 
 def batch_size(embeddings) -> int:
+    if hasattr(embeddings, "encoder"):  # the ONNX path (assistant.onnx_embeddings)
+        from assistant.onnx_embeddings import BATCH
+
+        return BATCH
     return int((getattr(embeddings, "encode_kwargs", None) or {}).get("batch_size", 32))
 
 
 def raw_encode(embeddings, texts: list[str]) -> float:
-    """Seconds for the model's own encode over `texts` at the product's batch size (the anchor)."""
+    """Seconds for the model's own encode over `texts` at the product's batch size (the anchor): the onnxruntime
+    session over tokenizer batches for the ONNX path, sentence-transformers' encode for the torch path."""
+    if hasattr(embeddings, "encoder"):
+        seconds, _ = timed(embeddings.encoder.encode, texts)
+        return seconds
     seconds, _ = timed(embeddings._client.encode, texts, batch_size=batch_size(embeddings), normalize_embeddings=True,
                        show_progress_bar=False, convert_to_numpy=True)
     return seconds
+
+
+def _token_lengths(embeddings, texts: list[str]) -> list[int]:
+    if hasattr(embeddings, "encoder"):
+        tok = embeddings.encoder.tokenizer
+        limit = embeddings.encoder.spec.max_seq_length
+        return [min(limit, len(e.ids)) for e in tok.encode_batch(texts)]  # truncation is on; padding per batch only
+    model = embeddings._client
+    limit = model.max_seq_length or 512
+    return [min(limit, n) for n in (len(ids) for ids in model.tokenizer(texts, truncation=False)["input_ids"])]
 
 
 def padding(embeddings, texts: list[str], window: int = 128) -> dict:
     """Tokens the model computes (each batch padded to its longest text) when it gets `window` texts per
     call, as ingest hands them over (sorted by length), vs one call over all texts (the anchor); the model
     sorts by length only within a call."""
-    model = embeddings._client
-    limit = model.max_seq_length or 512
-    lens = [min(limit, n) for n in (len(ids) for ids in model.tokenizer(texts, truncation=False)["input_ids"])]
+    lens = _token_lengths(embeddings, texts)
     size = batch_size(embeddings)
 
     def padded(win: int) -> int:

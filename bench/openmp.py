@@ -15,9 +15,10 @@ from .measure import median, summary_ms
 
 
 def child_probe(args: dict) -> dict:
-    from .ingestion import load_model
+    from assistant.embeddings import bundled_model_path, torch_embeddings
 
-    _load_s, emb = load_model()
+    emb = torch_embeddings(str(bundled_model_path()))  # the torch path (exports and non-ONNX models) is what OpenMP affects
+    emb.embed_documents(["warm up the model", "and its tokenizer"])
     texts = []
     for path in sorted(Path(args["related_dir"]).glob("*.*")):
         text = path.read_text(encoding="utf-8", errors="replace")

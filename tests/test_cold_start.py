@@ -88,11 +88,14 @@ def test_ingest_writes_the_lexical_file_and_load_uses_it(guide_index, caplog):
     rebuilt = lexical.build_bm25(stored, search_text)
     from assistant.text import tokens
 
-    for q in QUESTIONS:
+    assert isinstance(kb.bm25, lexical.CompactBM25)  # scored without importing bm25s
+    cases = [json.loads(line)["question"] for line in (REPO / "eval" / "cases.jsonl").read_text().splitlines() if line]
+    for q in QUESTIONS + cases:
         toks = [t for t in tokens(q) if t in rebuilt.vocab_dict]
-        a = kb.bm25.retrieve([toks], k=10, show_progress=False, n_threads=0)
-        b = rebuilt.retrieve([toks], k=10, show_progress=False, n_threads=0)
-        assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+        for k in (1, 10, 20):
+            a = kb.bm25.retrieve([toks], k=k, show_progress=False, n_threads=0)
+            b = rebuilt.retrieve([toks], k=k, show_progress=False, n_threads=0)
+            assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist(), q
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.embeddings import bundled_model_path, embeddings_for, onnx_dir
-from assistant.onnx_embeddings import MODEL_FILE, RECORD_FILE, check_export, ensure_export, model_spec
+from assistant.onnx_embeddings import DATA_FILE, MODEL_FILE, RECORD_FILE, check_export, ensure_export, model_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,11 +40,14 @@ def test_damaged_outdated_or_missing_exports_are_refused_with_the_reason(guide_i
     shutil.copytree(_export_folder(settings), copy)
     assert check_export(copy, spec)[0] is not None
 
-    data = bytearray((copy / MODEL_FILE).read_bytes())
+    pristine = (copy / DATA_FILE).read_bytes()
+    data = bytearray(pristine)
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights: same size, other sha256
-    (copy / MODEL_FILE).write_bytes(bytes(data))
+    (copy / DATA_FILE).write_bytes(bytes(data))
     rec, why = check_export(copy, spec)
     assert rec is None and "damaged" in why
+    (copy / DATA_FILE).write_bytes(pristine)
+    assert check_export(copy, spec)[0] is not None
 
     record = json.loads((copy / RECORD_FILE).read_text())
     (copy / RECORD_FILE).write_text(json.dumps({**record, "source_mtime_ns": 1}))
