@@ -75,7 +75,7 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
     def clean(inputs: dict) -> dict:
         question = clean_question(inputs.get("question"), max_question_chars)
         query, injected = strip_injection(question)
-        return {"t0": time.perf_counter(), "history": inputs.get("history") or [], "question": question,
+        return {"t0": time.perf_counter(), "history": _turns(inputs.get("history")), "question": question,
                 "query": query, "injection": injected}
 
     def retrieve(x: dict) -> dict:
@@ -115,6 +115,13 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
         | RunnablePassthrough.assign(prompt=RunnableLambda(prompt)).with_config(run_name="prompt")
     )
     return (prepare | RunnableGenerator(generate).with_config(run_name="generate")).with_config(run_name="answer")
+
+
+def _turns(history) -> list[dict]:
+    """Earlier turns as {'role', 'content'} dicts; anything else a client sent is dropped, not trusted."""
+    if not isinstance(history, (list, tuple)):
+        return []
+    return [t for t in history if isinstance(t, dict) and isinstance(t.get("content"), str)]
 
 
 def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[str, str]) -> Iterator[dict]:

@@ -95,21 +95,35 @@ def cmd_ask(args: argparse.Namespace) -> int:
     questions = sys.stdin if args.question == "-" else [args.question]
     status = 0
     for line in questions:
-        question = line.rstrip("\n")
+        question, history = _stdin_turn(line.rstrip("\n"))
         if args.question == "-" and not question.strip():
             continue
         try:
             if args.json:
-                answer = assistant.ask(question, llm=args.llm, k=args.k)
+                answer = assistant.ask(question, history, llm=args.llm, k=args.k)
                 print(answer.model_dump_json(), flush=True)
             else:
-                _print_stream(assistant.stream(question, llm=args.llm, k=args.k))
+                _print_stream(assistant.stream(question, history, llm=args.llm, k=args.k))
         except AssistantError as exc:
             if args.question != "-":
                 raise
             status = 1
             print(json.dumps({"question": question, **exc.to_dict()}) if args.json else f"Error: {exc}", flush=True)
     return status
+
+
+def _stdin_turn(line: str) -> tuple[str, list[dict]]:
+    """A line of `ask -`: the question as text, or a JSON object {"question": ..., "history": [...]}
+    for a follow-up (history turns are {"role": "user"|"assistant", "content": ...})."""
+    if line.lstrip().startswith("{"):
+        try:
+            turn = json.loads(line)
+        except ValueError:
+            return line, []
+        if isinstance(turn, dict) and isinstance(turn.get("question"), str):
+            history = turn.get("history")
+            return turn["question"], history if isinstance(history, list) else []
+    return line, []
 
 
 def _print_stream(events) -> None:
@@ -154,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help=cmd_status.__doc__, description=cmd_status.__doc__)
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("ask", help=cmd_ask.__doc__, description=cmd_ask.__doc__)
-    p.add_argument("question", help="the question, or '-' to read one question per line from stdin")
+    p.add_argument("question", help="the question, or '-' to read one per line from stdin: text, or a JSON object {\"question\": ..., \"history\": [...]}")
     p.add_argument("--llm", help="engine spec: extractive, local[:qwen-0.5b|PATH.gguf], openai[:MODEL], ollama[:MODEL]")
     p.add_argument("-k", type=int, help="number of passages to retrieve")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer (JSON Lines)")
