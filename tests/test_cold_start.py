@@ -175,7 +175,6 @@ def test_an_unwritable_index_folder_still_answers(index_copy, caplog):
 
 @pytest.mark.slow
 def test_cold_start_benchmark_section_from_real_processes(guide_index):
-    sys.path.insert(0, str(REPO))
     from bench.coldstart import run_coldstart, section
 
     settings, _ = guide_index
@@ -185,3 +184,42 @@ def test_cold_start_benchmark_section_from_real_processes(guide_index):
     assert cold["ask"]["wall_s"] > cold["help"]["wall_s"] > 0
     assert cold["ask"]["peak_rss_mb"] > cold["encode"]["peak_rss_mb"] > 0
     assert "| `assistant ask` wall time |" in text and f"{cold['ask']['wall_s']:.2f} s" in text
+
+
+UI_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+import httpx
+from assistant.config import load_settings
+from assistant.ui.app import create_app
+from assistant.ui.server import launch
+
+settings = load_settings(port=int(sys.argv[1]), llm="extractive")
+demo = create_app(settings)
+heavy_before_serving = [m for m in HEAVY if m in sys.modules and m != "gradio"]
+launch(settings, demo=demo, block=False, quiet=True)
+page = httpx.get(f"http://127.0.0.1:{sys.argv[1]}/", timeout=30).status_code
+t_page = time.perf_counter() - t0
+ready = demo.runtime.wait(120)
+answer = demo.runtime.get().ask("Which is better for real-time apps?")
+print(json.dumps({"heavy": heavy_before_serving, "page": page, "page_s": t_page, "ready": ready,
+                  "ready_s": demo.runtime.ready_s, "cited": len(answer.citations)}))
+sys.stdout.flush()
+import os
+os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_the_page_is_served_before_the_chain_store_or_model_load(guide_index):
+    from bench.startup import free_port
+
+    settings, _ = guide_index
+    code = f"HEAVY = {HEAVY!r}\n{UI_CHILD}"
+    out = subprocess.run([sys.executable, "-c", code, str(free_port())], env=_child_env(settings), capture_output=True,
+                         text=True, timeout=240, cwd=settings.index_dir)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\npage served {result['page_s']:.1f} s after start; background load {result['ready_s']:.1f} s")
+    assert result["heavy"] == []  # the Blocks are built and served before LangChain's chain, Chroma or ONNX load
+    assert result["page"] == 200 and result["ready"] and result["cited"] >= 1
