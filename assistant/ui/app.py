@@ -141,24 +141,21 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
         # -- chat
         def ask(message: str, turns_: list, engine_spec: str, conv_id: str, browser_id: str, request: gr.Request):
             """Answer `message` (streaming), citing its sources; the conversation is kept and saved."""
-            outs = chat.respond(runtime, message, turns_, engine_spec)
-            prev = next(outs, None)
-            if prev is None:  # a blank question: nothing happens
+            last = None
+            for last in chat.respond(runtime, message, turns_, engine_spec):
+                yield (*last, gr.skip(), gr.skip())
+            if last is None:  # a blank question: nothing happens
                 yield (gr.skip(),) * 7
                 return
-            for out in outs:
-                yield (*prev, gr.skip(), gr.skip())
-                prev = out
-            new_turns, owner = prev[2], owner_of(browser_id, request)
-            if owner and len(new_turns) > len(turns_ or []):
+            new_turns, owner = last[2], owner_of(browser_id, request)
+            if owner and len(new_turns) > len(turns_ or []):  # saved once the answer is complete
                 try:
                     conv_id = store.save(owner, conv_id, new_turns)
                 except AssistantError as exc:
-                    yield (*prev[:4], sp.error_notice(exc.problem, exc.fix), conv_id, gr.skip())
+                    yield (*last[:4], sp.error_notice(exc.problem, exc.fix), gr.skip(), gr.skip())
                     return
-                yield (*prev, conv_id, listing(owner, conv_id))
-            else:
-                yield (*prev, gr.skip(), gr.skip())
+                # the whole final state again: an API client keeps only the last update
+                yield (*last, conv_id, listing(owner, conv_id))
 
         # One concurrency group for every way of asking: at most Settings.concurrency_limit answers at once.
         chat_io = dict(inputs=[msg, turns, engine, conv, browser], outputs=[msg, chatbot, turns, sources, notice, conv, history],
