@@ -126,16 +126,19 @@ def _chunks(settings: Settings, store) -> tuple[list[Document], object]:
         return cached.docs, cached.bm25
     docs = _store_docs(store)
     log.info("Rebuilding the BM25 index from the store: %s.", why)
-    return docs, save_lexical(settings, docs)
+    # A server-mode replica stays stateless (its index folder only receives feedback); the ingest writes the file.
+    return docs, save_lexical(settings, docs, write=settings.store_mode == "embedded")
 
 
-def save_lexical(settings: Settings, docs: list[Document]):
+def save_lexical(settings: Settings, docs: list[Document], *, write: bool = True):
     """BM25 over docs, written with them to lexical.npz (ingest calls this with the store's chunks); returns
     the BM25. A folder that cannot be written only logs: the file is a cache, the store stays the truth."""
     from . import lexical
 
     bm25 = lexical.build_bm25(docs, search_text) if docs else None
     path = lexical.lexical_path(settings.index_dir)
+    if not write:
+        return bm25
     try:
         if docs:
             lexical.save(path, collection_name(settings), lexical.Lexical(docs, bm25))
