@@ -68,6 +68,9 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
     """Compose the chain. Input: {"question": str, "history": [{"role", "content"}, ...]}. Without a
     `planner` the question is not classified (every plan is None) and engines read the question alone."""
     fallback = fallback or ExtractiveEngine()
+    if planner is not None:  # extractive answers choose their sentences with the retrieval model too
+        for extractive in {id(e): e for e in (engine, fallback) if isinstance(e, ExtractiveEngine)}.values():
+            extractive.use_encoder(planner.embed)
     vocabulary = vocabulary or set()
     topic_list = ", ".join(topics or ["performance", "scalability", "AI/ML", "the factor table"])
     texts = {"refusal": REFUSAL_TEMPLATE.format(topics=topic_list), "no_question": NO_QUESTION_TEMPLATE.format(topics=topic_list)}

@@ -129,6 +129,18 @@ class _Citer:
         return _citation(*found) if found else None
 
 
+def product_pulls() -> list[tuple[str, str]]:
+    """(factor-table row, side) for every product need of the five questions that the guide ties to a row
+    (the team's language is not a product need): what "the product still matters" points at."""
+    out: list[tuple[str, str]] = []
+    for question in QUESTIONS:
+        if question.key == "team":
+            continue
+        for signal in question.options.values():
+            out += [(key.split(":", 1)[1], signal.side) for key in signal.evidence if key.startswith("factor:") and signal.side]
+    return out
+
+
 def locate(key: str, docs: list[Document]) -> tuple[Document, tuple[int, int] | None] | None:
     """The passage holding an evidence key ("factor:<row>" or a sentence fragment) and the span of the
     sentence around it (None: the whole row). The chat's extractive engine cites Decide's reasons with it."""

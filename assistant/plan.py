@@ -30,7 +30,8 @@ from typing import Literal
 import numpy as np
 
 from .factors import named_factors
-from .question import topic_query, weighs_stacks
+from .question import topic_query, topic_words_source, weighs_stacks
+from .text import STOPWORDS
 
 Intent = Literal["choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope"]
 INTENTS: tuple[str, ...] = ("choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope")
@@ -136,6 +137,11 @@ class Planner:
         self._label = model_label
         self._weights: np.ndarray | None = None
 
+    @property
+    def embed(self) -> Callable[[list[str]], list[list[float]]]:
+        """The embedding function the plan is made with (the retrieval model's)."""
+        return self._embed
+
     # -- training -------------------------------------------------------------------------------
     def _model(self) -> np.ndarray:
         if self._weights is None:
@@ -184,8 +190,11 @@ class Planner:
             intent, confidence = "scenario", 1.0  # several needs of their own: weigh them all, not one row
         elif intent == "scenario" and len({n.key for n in needs}) < 2:
             intent = "choose"  # one need is one row of the table
-        elif intent == "advice" and confidence < ADVICE_CONFIDENCE and weighs_stacks(question):
-            intent = "choose"  # a weighing question the classifier only leans on as advice gets the table's verdict
+        elif intent not in ("choose", "scenario") and confidence < ADVICE_CONFIDENCE and weighs_stacks(question) \
+                and not _EXPLAIN_OPENER.search(question):
+            intent = "choose"  # a weighing question the classifier is unsure about gets the table's verdict
+        if intent == "choose" and weighs_stacks(question) and not needs and not factors and not _topic_words(question):
+            intent = "advice"  # "X or Y?" with nothing to weigh them on: the guide's advice on choosing at all
         uncovered: list[str] = []
         if others:
             if len(stacks) < 2:
@@ -194,7 +203,7 @@ class Planner:
                 intent, confidence = "out_of_scope", 1.0
             else:
                 uncovered.extend(others)
-        elif intent in ("choose", "advice") and len(stacks) == 1 and len(_frameworks(question)) >= 2:
+        elif intent in ("choose", "advice", "out_of_scope") and len(stacks) == 1 and len(_frameworks(question)) >= 2:
             intent, confidence = "out_of_scope", 1.0  # a choice between frameworks of one side (DRF or FastAPI)
         if intent != "out_of_scope":
             if _CODE_REQUEST.search(question):
@@ -220,6 +229,20 @@ _LANGUAGES = {"node", "nodejs", "node.js", "javascript", "typescript", "js", "ts
 def _frameworks(question: str) -> set[str]:
     """Distinct framework names (not the languages or runtimes themselves) the question names."""
     return {m.group().lower() for _, pattern in _SIDES for m in pattern.finditer(question)} - _LANGUAGES
+
+
+_FRAMING = re.compile(r"\b(?:use|using|go|going|stack|backend|back-end|server|language|framework|one|ones|two|side|for|us|our|we|"
+                      r"project|app|startup|company|product|it|them|this|that|tech|technology)\b", re.I)
+
+
+def _topic_words(question: str) -> list[str]:
+    """What the question weighs the stacks on, once the names of both sides, the comparison's framing and
+    stop words are gone ("Koa or Flask, then?" -> [])."""
+    rest = question
+    for _, pattern in _SIDES:
+        rest = pattern.sub(" ", rest)
+    rest = _FRAMING.sub(" ", topic_words_source(rest))
+    return [w for w in re.findall(r"[a-z][a-z0-9+#/-]*", rest.lower()) if w not in STOPWORDS and len(w) > 1]
 
 
 def _names_both(question: str) -> bool:

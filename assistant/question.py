@@ -19,7 +19,7 @@ _CONNECTIVE = re.compile(r"^(?:and|but|so|ok(?:ay)?|also|then)?\s*(?:what|how)\s
 COMPARISON = re.compile(r"\b(better|best|worse|weaker|stronger|win|wins|winner|choose|pick|prefer|should|vs\.?|versus|or|which|recommend|go with|favou?r|edge|advantage|suited|suitable|right)\b", re.I)
 # A question that weighs the stacks without a "which"/"better" (a stack called a bad idea, a mistake,
 # easier or harder for something).
-_WEIGHS = re.compile(r"\b(?:choos\w*|pick\w*|bad|good|poor|weak|wise|mistake|risk\w*|safer?|easier|harder|faster|slower|"
+_WEIGHS = re.compile(r"\b(?:choos\w*|choices?|options?|pick\w*|bad|good|poor|weak|wise|mistake|risk\w*|safer?|easier|harder|faster|slower|"
                      r"quicker|sooner|more|less|fits?|either|over|compar\w*)\b", re.I)
 # Questions after a figure, a name or a date want the sentence that states it, and "how should <a trait>
 # shape the choice?" wants the guide's reasoning: not a table verdict.
@@ -47,6 +47,21 @@ def topic_query(question: str) -> str:
     words = [w for w in framing_removed.split() if w.lower().strip(" ,;:?.!'\"") not in _NOT_TOPIC]
     topic = " ".join(words).strip(" ,;:?.!")
     return topic if len(topic.split()) >= 2 else question
+
+
+def topic_words_source(question: str) -> str:
+    """The question without its comparison framing ("which", "better", "should", "pick", ...)."""
+    return _WEIGHS.sub(" ", COMPARISON.sub(" ", question))
+
+
+def asking_part(question: str) -> str:
+    """The sentences that ask (end in "?") of a question written as several sentences; "" when it is one
+    sentence or asks nothing explicitly. A real question often gives context first ("We run X in
+    production. …") and asks last; a name in the context is not what is asked about."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+|\n+", question) if s.strip()]
+    if len(sentences) < 2:
+        return ""
+    return " ".join(s for s in sentences if s.rstrip(" )\"'").endswith("?"))
 
 
 def weighs_stacks(question: str) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 
 from .plan import QuestionPlan, side_of
+from .question import asking_part
 from .text import STOPWORDS, coverage, terms, tokens
 
 # The intent classifier's probability above which a question it reads as out of scope is refused even
@@ -59,7 +60,9 @@ def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[s
     on one side of the comparison, or a question outside a stack choice altogether."""
     best = max((float(d.metadata.get("dense_score", 0.0)) for d in docs), default=0.0)
     cov = coverage(question, idf)
-    unknown = tuple(unknown_names(question, vocabulary))
+    # In a question written as context then a question, only the names in what it asks can put it out
+    # of scope ("We render PDFs … Which side has more libraries?" asks about libraries, not PDFs).
+    unknown = tuple(unknown_names(asking_part(question) or question, vocabulary))
     if not docs or not terms(question):
         return Verdict(True, best, cov, unknown, "no question about the guide's subject was asked")
     if plan is not None and plan.out_of_scope and (plan.others or plan.confidence >= OUT_OF_SCOPE_CONFIDENCE):

@@ -12,6 +12,7 @@ than anything else must not tie with a passage that merely ranks well in both li
 from __future__ import annotations
 
 import math
+import re
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -45,10 +46,10 @@ class HybridRetriever(BaseRetriever):
         # An explanation ("how does the event loop …?") is the official docs' subject as much as the
         # guide's: no primary-source boost for it.
         boost = 1.0 if plan.intent == "explain" else self.primary_boost
-        return self._ranked(plan.question, plan.topic or plan.question, boost)
+        return self._ranked(plan.question, plan.topic or plan.question, boost, parts=_parts(plan.question))
 
-    def _ranked(self, query: str, topic: str, primary_boost: float | None = None) -> list[Document]:
-        boost = self.primary_boost if primary_boost is None else primary_boost
+    def _fused(self, topic: str) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        """Fused, dense and BM25 scores of one search text."""
         # The topic on both sides: "a worse fit" must not match "Excellent fit" either.
         dense = self._canonical(self.dense(topic))
         sparse = self._canonical(self.sparse(topic))
@@ -56,13 +57,31 @@ class HybridRetriever(BaseRetriever):
         for weight, ranked in ((self.dense_weight, dense), (1.0 - self.dense_weight, sparse)):
             for cid, share in _normalised(ranked):
                 fused[cid] = fused.get(cid, 0.0) + weight * share
+        return fused, dict(dense), dict(sparse)
+
+    def _ranked(self, query: str, topic: str, primary_boost: float | None = None,
+                parts: list[tuple[str, float]] | None = None) -> list[Document]:
+        boost = self.primary_boost if primary_boost is None else primary_boost
+        fused, dense_scores, bm25_scores = self._fused(topic)
+        if parts:
+            # A question written as several sentences: each sentence searched on its own too (a long text's
+            # one embedding blurs its point), the scores added with the sentence's weight.
+            total = 1.0 + sum(w for _, w in parts)
+            fused = {cid: v / total for cid, v in fused.items()}
+            for text, weight in parts:
+                more, dense_more, bm25_more = self._fused(text)
+                for cid, v in more.items():
+                    fused[cid] = fused.get(cid, 0.0) + weight * v / total
+                for cid, v in dense_more.items():
+                    dense_scores[cid] = max(dense_scores.get(cid, v), v)
+                for cid, v in bm25_more.items():
+                    bm25_scores[cid] = max(bm25_scores.get(cid, v), v)
         by_id = self.kb.by_id
         # A question that names a factor must surface that factor's table row, first.
         rows = {d.metadata["factor"]: d.metadata["chunk_id"] for d in self.kb.factor_rows}
         top = max(fused.values(), default=1.0) * self.primary_boost
         for i, factor in enumerate(named_factors(query, list(rows))):
             fused[rows[factor]] = top * (1.5 - 0.01 * i)
-        dense_scores, bm25_scores = dict(dense), dict(sparse)
         out = []
         for cid, score in fused.items():
             doc = by_id.get(cid)
@@ -118,6 +137,19 @@ class HybridRetriever(BaseRetriever):
     @staticmethod
     def _missing_dense() -> float:
         return 0.0
+
+
+# Weights of a long question's sentences in the fused ranking: the sentences that ask, and the context.
+ASKING_WEIGHT, CONTEXT_WEIGHT = 1.0, 0.5
+_MIN_PART_WORDS = 4
+
+
+def _parts(question: str) -> list[tuple[str, float]]:
+    """(sentence, weight) of a question written as several sentences; [] for a one-sentence question."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", question) if len(s.split()) >= _MIN_PART_WORDS]
+    if len(sentences) < 2:
+        return []
+    return [(s, ASKING_WEIGHT if s.rstrip(" )\"'").endswith("?") else CONTEXT_WEIGHT) for s in sentences]
 
 
 def _normalised(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:

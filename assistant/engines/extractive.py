@@ -14,18 +14,23 @@ A partly covered question first says what the guide does not cover.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from langchain_core.documents import Document
 
-from ..decide import PMF_KEY, TEAM_KEY, locate, recommend
+from ..decide import PMF_KEY, TEAM_KEY, locate, product_pulls, recommend
 from ..plan import QuestionPlan
 from ..question import ASKS_FOR_LIST, INJECTION, weighs_stacks
 from ..text import sentence_spans, terms, tokens
 from .base import EnginePrompt
 
 _LIST_LINES = 16  # lines of a list answer at most
+# With an encoder, a sentence's score is its cosine similarity to the question plus this share of the
+# question's IDF weight it shares (the rare words a question names still count).
+LEXICAL_SHARE = 1.0
+_VECTOR_CACHE = 5000  # sentence vectors kept between questions
 # The guide's advice on how to choose at all (Team composition, Running both), found in the index by
 # these sentence keys.
 TREND_KEY = "Choosing a backend stack based on what's trending"
@@ -67,6 +72,27 @@ class ExtractiveEngine:
     def __init__(self, idf: dict[str, float] | None = None, library: list[Document] | None = None) -> None:
         self._idf = idf or {}
         self._library = [d for d in (library or []) if d.metadata.get("primary") and not d.metadata.get("parent_id")]
+        self._embed: Callable[[list[str]], list[list[float]]] | None = None
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def use_encoder(self, embed: Callable[[list[str]], list[list[float]]]) -> None:
+        """Choose quoted sentences by meaning as well as shared words: `embed` is the retrieval model's
+        (the chain passes the planner's), so a sentence that answers in other words can be quoted."""
+        self._embed = embed
+
+    def _similarities(self, question: str, sentences: list[str]) -> list[float]:
+        """Cosine similarity of each sentence to the question (0.0 each without an encoder)."""
+        if self._embed is None or not sentences:
+            return [0.0] * len(sentences)
+        missing = [t for t in dict.fromkeys(sentences) if t not in self._vectors]
+        if len(self._vectors) > _VECTOR_CACHE:
+            self._vectors.clear()
+        for text, vec in zip(missing, self._embed(missing) if missing else []):
+            v = np.asarray(vec, dtype=np.float32)
+            self._vectors[text] = v / max(float(np.linalg.norm(v)), 1e-12)
+        q = np.asarray(self._embed([question])[0], dtype=np.float32)
+        q /= max(float(np.linalg.norm(q)), 1e-12)
+        return [float(self._vectors[t] @ q) for t in sentences]
 
     def prepare(self, question: str, passages: list[Document], plan: QuestionPlan | None = None) -> EnginePrompt:
         comp = self.compose(question, passages, plan)
@@ -192,8 +218,7 @@ class ExtractiveEngine:
             return comp
         rows = {d.metadata.get("factor"): d for d in list(passages) + self._library if d.metadata.get("kind") == "factor_row"}
         pulls = []
-        pulling = {"Real-Time Apps": "Node.js", "AI / ML Ecosystem": "Python", "Security (Built-in)": "Python"}  # the guide's signals
-        for factor, side in pulling.items():
+        for factor, side in product_pulls():  # the rows Decide's product questions rest on
             row = rows.get(factor)
             if row is not None:
                 cell = row.metadata["node_cell"] if side == "Node.js" else row.metadata["python_cell"]
@@ -263,7 +288,8 @@ class ExtractiveEngine:
     def _best_units(self, question: str, passages: list[Document], *, limit: int, exclude_kind: str = "",
                     guide_only: bool = False) -> list[tuple[int, tuple[int, int], str]]:
         q = set(terms(question))
-        scored = []
+        q_weight = sum(self._idf.get(t, 1.0) for t in q) or 1.0
+        candidates = []
         for n, doc in enumerate(passages, start=1):
             m = doc.metadata
             if (exclude_kind and m.get("kind") == exclude_kind) or (guide_only and not m.get("primary")):
@@ -277,10 +303,16 @@ class ExtractiveEngine:
                 if INJECTION.search(sentence):  # orders aimed at an assistant are not an answer, even quoted
                     continue
                 overlap = q & set(terms(sentence))
-                if not overlap:
-                    continue
-                score = sum(self._idf.get(t, 1.0) for t in overlap) / (1 + 0.15 * (n - 1))
-                scored.append((score, n, (s, e), sentence))
+                if overlap or self._embed is not None:
+                    candidates.append((sum(self._idf.get(t, 1.0) for t in overlap), n, (s, e), sentence))
+        sims = self._similarities(question, [" ".join(c[3].split()) for c in candidates])
+        scored = []
+        for (lexical, n, span, sentence), sim in zip(candidates, sims):
+            if self._embed is None:
+                score = lexical / (1 + 0.15 * (n - 1))
+            else:  # meaning first, shared (rare) words second, a gentle preference for higher-ranked passages
+                score = (sim + LEXICAL_SHARE * lexical / q_weight) / (1 + 0.05 * (n - 1))
+            scored.append((score, n, span, sentence))
         scored.sort(key=lambda x: (-x[0], x[1], x[2]))
         picked, seen = [], set()
         for _score, n, span, sentence in scored:

@@ -8,10 +8,12 @@ intervals.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 
 from ..citations import MARKER, cited_numbers
+from ..reading import read
 from .dataset import Case
 from .labels import asserted_pairs, extract_verdict, looks_like_refusal, notes_not_covered
 
@@ -76,8 +78,24 @@ def normalize(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+@functools.lru_cache(maxsize=512)
+def evidence_forms(evidence: str) -> frozenset[str]:
+    """`evidence` as written and as its reading text (assistant/reading.py) in Markdown and reST, each
+    normalised: a label copied from a source file ("**timers**", ``:func:`asyncio.run` ``) still matches
+    the clean quote a chunk holds and an answer shows; a leading list marker is not part of a sentence."""
+    forms = {normalize(evidence)}
+    for fmt in ("markdown", "rst"):
+        try:
+            forms.add(normalize(read(evidence, fmt).text))
+        except Exception:  # a label is not a document; any form that reads is enough
+            continue
+    forms |= {f[2:] for f in forms if f.startswith(("- ", "* "))}
+    return frozenset(f for f in forms if f)
+
+
 def holds(chunk: Chunk, evidence: str) -> bool:
-    return normalize(evidence) in normalize(chunk.text)
+    text = normalize(chunk.text)
+    return any(form in text for form in evidence_forms(evidence))
 
 
 def _contains(answer: str, needle: str) -> bool:
@@ -109,7 +127,7 @@ def score(case: Case, out: Output, table: dict[str, str]) -> Record:
     p["citation_validity"] = (not out.invalid and all(0 < n <= len(out.passages) for n in out.cited)) if answered else None
     p["citation_recall"] = bool(evidence_cited) if ev else None
     p["refusal"] = (out.refused != case.answerable)  # refused exactly when unanswerable
-    p["correct"] = correct(case, rec, quotes_evidence=bool(ev) and normalize(ev) in normalize(MARKER.sub("", out.text)))
+    p["correct"] = correct(case, rec, quotes_evidence=bool(ev) and holds(Chunk("", MARKER.sub("", out.text)), ev))
     return rec
 
 
