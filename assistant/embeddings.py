@@ -50,7 +50,8 @@ def embeddings_for(settings) -> Embeddings:
 def prepare_query_embeddings(settings) -> None:
     """Make sure the ONNX export for these settings exists (exported now if not), so no question waits for
     torch; a failure only logs (questions then take the torch path)."""
-    from .onnx_embeddings import ensure_export, model_spec
+    from .onnx_embeddings import model_spec
+    from .onnx_export import ensure_export
 
     model = settings.embedding_model
     path = bundled_model_path() if not model else Path(model).expanduser()

@@ -321,8 +321,8 @@ def _startup(results: dict) -> str:
     if sec.get("import_gradio_s"):
         text += (f"\nAnchor: a fresh Python that only runs `import gradio` takes {sec['import_gradio_s']:.1f} s here, so UI "
                  f"ready is {_x(sec['ratio_ui_ready_to_import_gradio'])} the UI framework's own import. The rest is "
-                 "building the page and starting the server while the background loader (torch, chromadb, the "
-                 "model, the index) competes for the same two cores and the GIL.\n")
+                 "building the page and starting the server while the background loader (LangChain, chromadb, "
+                 "onnxruntime, the index) competes for the same two cores and the GIL.\n")
     return text
 
 

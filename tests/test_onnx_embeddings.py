@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from assistant.embeddings import bundled_model_path, embeddings_for, onnx_dir
-from assistant.onnx_embeddings import DATA_FILE, MODEL_FILE, RECORD_FILE, check_export, ensure_export, model_spec
+from assistant.onnx_embeddings import DATA_FILE, MODEL_FILE, RECORD_FILE, check_export, model_spec
+from assistant.onnx_export import ensure_export
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,6 +79,7 @@ def test_a_damaged_export_is_exported_again_and_logged(tmp_path, caplog):
     folder = tmp_path / "onnx"
     folder.mkdir()
     (folder / MODEL_FILE).write_bytes(b"not a model")
+    (folder / DATA_FILE).write_bytes(b"no weights")
     (folder / RECORD_FILE).write_text("{}")
     with caplog.at_level(logging.INFO, logger="assistant.embeddings"):
         rec = ensure_export(spec, folder)
