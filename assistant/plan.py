@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from .factors import named_factors
-from .question import topic_query, topic_words_source, weighs_stacks
+from .question import asking_part, topic_query, topic_words_source, weighs_stacks
 from .text import STOPWORDS
 
 Intent = Literal["choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope"]
@@ -190,9 +190,11 @@ class Planner:
             intent, confidence = "scenario", 1.0  # several needs of their own: weigh them all, not one row
         elif intent == "scenario" and len({n.key for n in needs}) < 2:
             intent = "choose"  # one need is one row of the table
-        elif intent not in ("choose", "scenario") and confidence < ADVICE_CONFIDENCE and weighs_stacks(question) \
+        elif intent not in ("choose", "scenario") and confidence < ADVICE_CONFIDENCE and weighs_stacks(asking_part(question) or question) \
                 and not _EXPLAIN_OPENER.search(question):
-            intent = "choose"  # a weighing question the classifier is unsure about gets the table's verdict
+            # A weighing question the classifier is unsure about gets the table's verdict; in a question
+            # written as context then questions, only what it asks counts (context weighs many things).
+            intent = "choose"
         if intent == "choose" and weighs_stacks(question) and not needs and not factors and not _topic_words(question):
             intent = "advice"  # "X or Y?" with nothing to weigh them on: the guide's advice on choosing at all
         uncovered: list[str] = []

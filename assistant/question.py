@@ -148,12 +148,23 @@ def condense(question: str, history: list[dict] | None) -> str:
         rest = _CONNECTIVE.sub("", question).strip(" ?") or question.strip(" ?")
         standalone = rest[0].upper() + rest[1:] + "?"
         if COMPARISON.search(prev_user) and not COMPARISON.search(rest):
-            standalone = f"Which is better for {rest}, Node.js or Python?"
+            lead = _CONNECTIVE.match(question)
+            if (lead and _CONDITIONAL.search(lead.group(0))) or _SUBJECT.match(rest):
+                # A condition ("and if the engineers all write Go?") stays a clause of the question.
+                rest = re.sub(r"^(?:if|when)\s+", "", rest, flags=re.I)
+                standalone = f"If {rest}, which is better, Node.js or Python?"
+            else:  # a topic ("what about hiring?")
+                standalone = f"Which is better for {rest}, Node.js or Python?"
     if _PRONOUN.search(standalone):
         stack = _last_stack(prev_any) or _last_stack(prev_user)
         if stack:
             standalone = _PRONOUN.sub(lambda m: stack if m.group(0).lower() not in ("its", "their") else f"{stack}'s", standalone, count=1)
     return standalone
+
+
+_CONDITIONAL = re.compile(r"\bif\s*$", re.I)
+# A follow-up that starts with a subject is a clause ("our team writes Python"), not a topic.
+_SUBJECT = re.compile(r"(?:if|when|my|our|we|we're|i|i'm|you|they|the team|the product|everyone)\b", re.I)
 
 
 def _last_stack(text: str) -> str | None:

@@ -43,6 +43,10 @@ def test_question_hygiene():
                                  {"role": "assistant", "content": "Python wins on AI / ML Ecosystem [1]."}],
      "Which companies use Python?"),
     ("Which is better for real-time apps?", [], "Which is better for real-time apps?"),
+    ("And if our engineers only write Python?", [{"role": "user", "content": "Node.js or Python for a CRM?"}],
+     "If our engineers only write Python, which is better, Node.js or Python?"),
+    ("what if we're already at scale?", [{"role": "user", "content": "Which is better for AI/ML?"}],
+     "If we're already at scale, which is better, Node.js or Python?"),
 ])
 def test_condense_follow_ups(question, history, expected):
     assert condense(question, history) == expected

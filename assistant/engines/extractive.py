@@ -114,7 +114,7 @@ class ExtractiveEngine:
         return comp
 
     def _answer(self, question: str, passages: list[Document], plan: QuestionPlan | None, intent: str) -> Composition:
-        if intent in ("list", "choose", "fact") and ASKS_FOR_LIST.search(question):  # the guide's list, not one row
+        if intent in ("list", "choose", "fact", "advice") and ASKS_FOR_LIST.search(question):  # the guide's list, not one row
             listed, overlap = self._list_passage(question, passages[:3])
             if listed is not None and overlap:
                 return self._list_answer(passages, listed)
@@ -208,11 +208,16 @@ class ExtractiveEngine:
     def _advice(self, question: str, passages: list[Document], plan: QuestionPlan) -> Composition:
         comp = Composition("", {}, list(passages))
         parts = []
+        # What the passages say about the question itself first, then the guide's advice on choosing.
+        for n, span, sentence in self._best_units(question, passages, limit=1, exclude_kind="factor_row"):
+            parts.append(f"{sentence} [{n}]")
+            comp.highlights.setdefault(n, []).append(span)
         for key in (TREND_KEY, TEAM_KEY, FAMILIAR_KEY):
             found = locate(key, list(passages) + self._library)
             if found is not None:
                 doc, span = found
-                parts.append(f"{_sentence(doc, span)} [{comp.cite(doc, span)}]")
+                if _sentence(doc, span) not in " ".join(parts):
+                    parts.append(f"{_sentence(doc, span)} [{comp.cite(doc, span)}]")
         if plan.needs:
             comp.text = " ".join(parts) + "\n" + "\n".join(self._weighing(comp, plan))
             return comp
