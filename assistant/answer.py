@@ -40,6 +40,7 @@ class Timings(BaseModel):
     retrieve_ms: float = 0.0
     first_token_ms: float = 0.0
     total_ms: float = 0.0
+    grounding_ms: float = Field(0.0, description="The sentence-level grounding check of an LLM answer (assistant/grounding.py).")
 
 
 class Answer(BaseModel):
@@ -52,4 +53,6 @@ class Answer(BaseModel):
     engine: str = "extractive"
     fallback_notice: str | None = None
     invalid_citations: list[int] = Field(default_factory=list, description="Markers the engine wrote that named no passage; removed.")
+    unsupported_sentences: list[str] = Field(default_factory=list, description=(
+        "Sentences of an LLM answer that no shown passage supports (assistant/grounding.py); removed from `text`."))
     timings: Timings = Field(default_factory=Timings)

@@ -22,6 +22,7 @@ from .engines.base import Engine, EnginePrompt
 from .engines.extractive import ExtractiveEngine
 from .engines.llm import format_passages
 from .errors import EngineFailedError
+from .grounding import Checker
 from .plan import Planner, QuestionPlan
 from .prompts import NO_QUESTION_TEMPLATE, REFUSAL_TEMPLATE, SYSTEM_PROMPT
 from .question import clean_question, condense, strip_injection, topic_query
@@ -102,11 +103,13 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
             return None
         return _prepare(engine, x["standalone"], x["retrieved"]["docs"], x["plan"])
 
+    checker = Checker(planner.embed) if planner is not None else None  # the retrieval model's encoder, not a second one
+
     def generate(stream: Iterator[dict]) -> Iterator[dict]:
         x: dict = {}
         for chunk in stream:  # RunnableAssign streams the prepared dict in pieces
             x.update(chunk)
-        yield from _generate(x, engine, fallback, texts)
+        yield from _generate(x, engine, fallback, texts, checker)
 
     prepare = (
         RunnableLambda(clean).with_config(run_name="clean")
@@ -127,7 +130,8 @@ def _turns(history) -> list[dict]:
     return [t for t in history if isinstance(t, dict) and isinstance(t.get("content"), str)]
 
 
-def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[str, str]) -> Iterator[dict]:
+def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[str, str],
+              checker: Checker | None = None) -> Iterator[dict]:
     passages: list[Document] = x["retrieved"]["docs"]
     timings = Timings(retrieve_ms=round(x["retrieved"]["ms"], 2))
     base = {"question": x["question"], "standalone_question": x["standalone"], "passages": _passages(passages),
@@ -140,6 +144,7 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
     prompt: EnginePrompt = x["prompt"]
     notice = None
     first = None
+    removed: list[str] = []  # sentences of the LLM answer no shown passage supports (kept on the Answer when it falls back too)
     if engine.generative:
         pieces: list[str] = []
         try:
@@ -158,15 +163,21 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
             notice = f"The {engine.spec} engine failed ({exc.problem}); this is the extractive answer instead."
         else:
             text, valid, invalid = parse_and_validate(raw, len(prompt.shown))
-            if valid and NOT_COVERED not in text.lower():
+            grounded, removed = _ground(checker, text, prompt.shown, timings)
+            if valid and NOT_COVERED not in text.lower() and grounded:
+                if grounded != text:  # sentences dropped or re-cited: show the checked text in place of the streamed one
+                    yield {"reset": _removed_notice(engine.spec, removed)}
+                    yield {"token": grounded}
+                    text, valid, _ = parse_and_validate(grounded, len(prompt.shown))
                 ans = Answer(text=text, citations=[_citation(n, prompt.shown[n - 1], prompt.highlight(n)) for n in valid],
-                             invalid_citations=invalid, timings=timings, **base)
+                             invalid_citations=invalid, unsupported_sentences=removed, timings=timings, **base)
                 yield {"answer": _finish(ans, x["t0"], first)}
                 return
-            # The guard already judged the passages relevant; a model that cites nothing (or claims
-            # they don't cover it) is under-using them, so the quoted passages answer instead.
-            notice = (f"The {engine.spec} answer {'said the guide does not cover this' if NOT_COVERED in text.lower() else 'cited no passage'}, "
-                      "so this is the extractive answer instead.")
+            # The guard already judged the passages relevant; a model that cites nothing, claims they
+            # don't cover it, or writes nothing they support is under-using them: the quoted passages answer.
+            why = ("said the guide does not cover this" if NOT_COVERED in text.lower() else "cited no passage" if not valid
+                   else "had no sentence its passages support")
+            notice = f"The {engine.spec} answer {why}, so this is the extractive answer instead."
         yield {"reset": notice}
         prompt = _prepare(fallback, x["standalone"], passages, x["plan"])
     writer = engine if notice is None else fallback
@@ -178,10 +189,32 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
     text, valid, invalid = parse_and_validate(raw, len(prompt.shown))
     cited_extra = [] if writer.generative else prompt.shown[len(passages):]  # passages the answer cites from the index
     ans = Answer(text=text, citations=[_citation(n, prompt.shown[n - 1], prompt.highlight(n)) for n in valid],
-                 invalid_citations=invalid, fallback_notice=notice, timings=timings,
+                 invalid_citations=invalid, fallback_notice=notice, unsupported_sentences=removed, timings=timings,
                  **{**base, "passages": _passages(passages + cited_extra),
                     "engine": writer.spec if notice is None else f"{engine.spec} → extractive"})
     yield {"answer": _finish(ans, x["t0"], first)}
+
+
+def _ground(checker: Checker | None, text: str, shown: list[Document], timings: Timings) -> tuple[str, list[str]]:
+    """(the text with unsupported sentences dropped and missing citations added, the dropped sentences);
+    the text is "" when no claim is left. Without a checker (no encoder) the text is kept as written."""
+    if checker is None:
+        return text, []
+    t = time.perf_counter()
+    result = checker.check(text, shown)
+    timings.grounding_ms = round((time.perf_counter() - t) * 1000, 2)
+    removed = [s.text for s in result.unsupported]
+    kept = result.checked_text()
+    if result.claims and len(removed) == len(result.claims):
+        return "", removed
+    return kept, removed
+
+
+def _removed_notice(spec: str, removed: list[str]) -> str:
+    if not removed:
+        return f"The {spec} answer's citations were corrected to the passages that support each sentence."
+    return (f"{len(removed)} sentence{'s' if len(removed) > 1 else ''} of the {spec} answer that the cited passages "
+            "do not support were removed.")
 
 
 def _prepare(engine: Engine, question: str, passages: list[Document], plan: QuestionPlan | None) -> EnginePrompt:

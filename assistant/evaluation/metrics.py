@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..citations import MARKER, cited_numbers
 from ..reading import read
+from ..grounding import Grounding
 from .dataset import Case
 from .labels import asserted_pairs, extract_verdict, looks_like_refusal, notes_not_covered
 
@@ -42,6 +43,8 @@ class Output:
     latency_ms: float
     standalone: str = ""
     error: str | None = None
+    grounding: Grounding | None = None  # the answer's sentences checked against the passages they cite (None: not checked)
+    removed: int = 0  # sentences of an LLM answer the chain dropped as unsupported
 
 
 @dataclass
@@ -69,6 +72,8 @@ class Record:
     latency_ms: float
     error: str | None = None
     passed: dict[str, bool | None] = field(default_factory=dict)
+    support: dict[str, int] | None = None  # ALCE-style sentence counts (`sentence_support`); None: not checked
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,7 +133,18 @@ def score(case: Case, out: Output, table: dict[str, str]) -> Record:
     p["citation_recall"] = bool(evidence_cited) if ev else None
     p["refusal"] = (out.refused != case.answerable)  # refused exactly when unanswerable
     p["correct"] = correct(case, rec, quotes_evidence=bool(ev) and holds(Chunk("", MARKER.sub("", out.text)), ev))
+    rec.support = sentence_support(out.grounding, out.removed) if out.grounding is not None and answered else None
     return rec
+
+
+def sentence_support(g: Grounding, removed: int = 0) -> dict[str, int]:
+    """ALCE-style counts for one answer (eval/README.md, "Citation support"): claim sentences, those supported
+    by their own citations taken together, those no cited passage supports, the citations written and the
+    ones needed, and the sentences the chain already removed."""
+    claims = g.claims
+    return {"claims": len(claims), "supported": sum(s.supported for s in claims), "unsupported": len(g.unsupported),
+            "citations": sum(len(s.cited) for s in claims), "needed": sum(len(s.needed) for s in claims if s.supported),
+            "removed": removed}
 
 
 # Case types whose answer is the guide's reasoning, not a table verdict (unless the labels name a winner).
@@ -220,6 +236,8 @@ def aggregate(records: list[Record]) -> dict:
     cit_total = sum(len(r.cited) for r in answered_ev)
     cit_good = sum(len(r.evidence_cited) for r in answered_ev)
     latencies = [r.latency_ms for r in records]
+    support = [r.support for r in records if r.support]
+    total = lambda key: sum(x[key] for x in support)  # noqa: E731
     return {
         "cases": len(records),
         "errors": sum(1 for r in records if r.error),
@@ -238,6 +256,10 @@ def aggregate(records: list[Record]) -> dict:
         "false_answer_rate": _rate([not r.refused for r in records if not r.answerable]).to_dict(),
         "over_refusal_rate": _rate([r.refused for r in records if r.answerable]).to_dict(),
         "correct": _rate(flags("correct")).to_dict(),
+        "alce_citation_recall": wilson(total("supported"), total("claims")).to_dict(),
+        "alce_citation_precision": wilson(total("needed"), total("citations")).to_dict(),
+        "unsupported_sentence_rate": wilson(total("unsupported") + total("removed"), total("claims") + total("removed")).to_dict(),
+        "removed_sentence_rate": wilson(total("removed"), total("claims") + total("removed")).to_dict(),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
     }

@@ -20,13 +20,18 @@ HEADLINE = (
     ("citation_validity", "citation validity", True),
     ("citation_precision", "citation precision", True),
     ("citation_recall", "citation recall", True),
+    ("alce_citation_recall", "sentence citation recall (ALCE)", True),
+    ("alce_citation_precision", "sentence citation precision (ALCE)", True),
+    ("unsupported_sentence_rate", "unsupported-sentence rate", False),
+    ("removed_sentence_rate", "sentences removed by the check (LLM)", False),
     ("false_answer_rate", "false-answer rate (unanswerable)", False),
     ("over_refusal_rate", "over-refusal rate (answerable)", False),
     ("latency_p50_ms", "latency p50 (ms)", False),
     ("latency_p95_ms", "latency p95 (ms)", False),
 )
 SUMMARY = ("correct", "hit_at_3", "mrr_at_10", "winner_accuracy", "table_violation_rate", "must_include_recall", "citation_validity",
-           "citation_recall", "false_answer_rate", "over_refusal_rate", "latency_p50_ms")
+           "citation_recall", "alce_citation_recall", "alce_citation_precision", "unsupported_sentence_rate",
+           "false_answer_rate", "over_refusal_rate", "latency_p50_ms")
 CHART = ("hit_at_3", "mrr_at_10", "winner_accuracy", "table_violation_rate", "must_include_recall", "citation_validity",
          "citation_recall", "false_answer_rate", "over_refusal_rate")
 _LABEL = {key: label for key, label, _ in HEADLINE}
@@ -73,6 +78,7 @@ def summary_table(report: dict) -> str:
 def _short(key: str) -> str:
     return {"hit_at_3": "hit@3", "mrr_at_10": "MRR@10", "winner_accuracy": "winner", "table_violation_rate": "tbl-viol",
             "must_include_recall": "keyfacts", "citation_validity": "cit-valid", "citation_recall": "cit-rec",
+            "alce_citation_recall": "alce-rec", "alce_citation_precision": "alce-prec", "unsupported_sentence_rate": "unsupp",
             "false_answer_rate": "false-ans", "over_refusal_rate": "over-ref", "latency_p50_ms": "p50 ms"}.get(key, key)
 
 

@@ -6,6 +6,7 @@ answers are judged against comes from the corpus (the factor table) and eval/cas
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import AssistantError, CorpusError
+from ..grounding import Checker
 from ..retrieval import build_retriever
 from ..service import Assistant
 from .dataset import Case, check_against_table, factor_table, load_cases
@@ -98,7 +100,15 @@ def _ours(assistant: Assistant, retriever10, case: Case, spec: str) -> Output:
     return Output(text=ans.text, refused=is_refusal(ans.text, ans.refused), retrieved=[_chunk(d) for d in top10],
                   passages=[_chunk(d) for d in passages], cited=[c.n for c in ans.citations],
                   invalid=list(ans.invalid_citations), latency_ms=ans.timings.total_ms,
-                  standalone=ans.standalone_question, error=ans.fallback_notice)
+                  standalone=ans.standalone_question, error=ans.fallback_notice,
+                  grounding=_checker(assistant).check(ans.text, {c.n: kb.by_id[c.chunk_id] for c in ans.citations}),
+                  removed=len(ans.unsupported_sentences))
+
+
+@functools.lru_cache(maxsize=2)
+def _checker(assistant: Assistant) -> Checker:
+    """The chain's grounding checker on the assistant's own encoder (one per assistant, its cache shared by every case)."""
+    return Checker(assistant.planner.embed)
 
 
 def _chunk(doc) -> Chunk:
