@@ -178,7 +178,7 @@ def test_cold_start_benchmark_section_from_real_processes(guide_index):
     from bench.coldstart import run_coldstart, section
 
     settings, _ = guide_index
-    cold = run_coldstart(settings.index_dir, settings.corpus_dir, repeats=1, app=False, log=lambda m: None)
+    cold = run_coldstart(settings.index_dir, settings.corpus_dir, repeats=1, app=False, bulk=False, log=lambda m: None)
     text = section(cold)
     print("\n" + text)
     assert cold["ask"]["wall_s"] > cold["help"]["wall_s"] > 0
