@@ -125,7 +125,8 @@ def _chunks(settings: Settings, store) -> tuple[list[Document], object]:
     if cached is not None:
         return cached.docs, cached.bm25
     docs = _store_docs(store)
-    log.info("Rebuilding the BM25 index from the store: %s.", why)
+    # absent: an index from before lexical.npz (or a replica); present but unusable: worth a warning
+    log.log(logging.WARNING if path.exists() else logging.INFO, "Rebuilding the BM25 index from the store: %s.", why)
     # A server-mode replica stays stateless (its index folder only receives feedback); the ingest writes the file.
     return docs, save_lexical(settings, docs, write=settings.store_mode == "embedded")
 
