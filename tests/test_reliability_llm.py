@@ -51,11 +51,11 @@ def assert_cited_fallback(ans, *, because: str) -> None:
 
 
 def test_a_healthy_endpoint_answers_with_valid_citations(assistant, openai_env):
-    with FakeLLMServer("ok", reply="Node.js wins on real-time apps [1]. It was built for WebSockets [1].") as server:
+    with FakeLLMServer("ok", reply="Node.js wins on real-time apps [1]. It was designed for WebSockets and live data [1].") as server:
         openai_env(server.base_url)
         ans = fresh_assistant(assistant).ask(Q, llm="openai:fake")
     assert ans.engine == "openai:fake" and ans.fallback_notice is None
-    assert ans.text == "Node.js wins on real-time apps [1]. It was built for WebSockets [1]."
+    assert ans.text == "Node.js wins on real-time apps [1]. It was designed for WebSockets and live data [1]."
     assert [c.n for c in ans.citations] == [1] and ans.citations[0].factor == "Real-Time Apps"
     (request,) = server.requests
     body = request["body"]
