@@ -123,6 +123,12 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
     return (prepare | RunnableGenerator(generate).with_config(run_name="generate")).with_config(run_name="answer")
 
 
+def _valid_text(piece: str) -> str:
+    """A model's token as valid UTF-8 text: a lone surrogate (a model or server may emit half of a
+    pair) becomes '?', so the answer can always be printed, stored and sent as JSON."""
+    return piece.encode("utf-8", "replace").decode("utf-8")
+
+
 def _turns(history) -> list[dict]:
     """Earlier turns as {'role', 'content'} dicts; anything else a client sent is dropped, not trusted."""
     if not isinstance(history, (list, tuple)):
@@ -149,6 +155,7 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
         pieces: list[str] = []
         try:
             for piece in engine.write(prompt):
+                piece = _valid_text(piece)
                 first = first or time.perf_counter()
                 pieces.append(piece)
                 if leaks_prompt("".join(pieces)):  # stop before the rest of the prompt is shown

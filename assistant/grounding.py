@@ -6,12 +6,12 @@ sentence that claims something against the passages it cites, taken together:
     score = WEIGHT * cosine + (1 - WEIGHT) * overlap
 
 `cosine` is the best all-MiniLM-L6-v2 similarity between the sentence and a unit of a cited passage
-(its sentences; a factor-table row also as one unit per side, "Real-Time Apps: Node.js: Excellent; …"),
+(its sentences; a factor-table row also as one unit per side, "Security (Built-in): Python: Django includes …"),
 with the encoder the knowledge base already loaded; `overlap` the share of the sentence's stemmed
 content words (stack names aside) found in the passages. A sentence is supported when the score
 reaches THRESHOLD and nothing contradicts it:
 - a number (figure, percentage, year; "5M" = "5 million") that no cited passage holds;
-- a verdict on a factor-table row ("Python wins on Real-Time Apps") that differs from the row's Win
+- a verdict on a factor-table row ("Node.js wins on Security (Built-in)") that differs from the row's Win
   cell, for any row shown;
 - a side swapped: the sentence names one stack and matches the other side's cell of a row (or the
   best-matching passage sentence names only the other stack).

@@ -27,10 +27,6 @@ from langchain_core.embeddings import Embeddings
 
 EXPORT_FORMAT = 2  # bump when the exported graph changes; older files are exported again (2: external weights)
 MODEL_FILE, DATA_FILE, RECORD_FILE = "model.onnx", "model.onnx.data", "export.json"
-PROBES = ("Should a startup that streams live scores pick Node.js or Python?",
-          "Django ships with protection against CSRF, XSS and SQL injection.",
-          "The event loop runs callbacks when the call stack is empty.")
-MIN_PROBE_COSINE = 0.9999
 BATCH = 16  # as the torch path: each batch is padded to its longest text
 
 

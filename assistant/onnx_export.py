@@ -20,7 +20,7 @@ from .onnx_embeddings import (DATA_FILE, EXPORT_FORMAT, MODEL_FILE, RECORD_FILE,
 
 log = logging.getLogger("assistant.embeddings")
 
-PROBES = ("Which is better for real-time apps, Node.js or Python?",
+PROBES = ("Should a startup that streams live scores pick Node.js or Python?",
           "Django ships with protection against CSRF, XSS and SQL injection.",
           "The event loop runs callbacks when the call stack is empty.")
 MIN_PROBE_COSINE = 0.9999

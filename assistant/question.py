@@ -116,12 +116,12 @@ def strip_injection(question: str) -> tuple[str, bool]:
 def clean_question(raw: object, max_chars: int) -> str:
     """Strip control characters and lone surrogates; reject empty or over-long questions."""
     if not isinstance(raw, str):
-        raise QuestionError("The question must be text.", "Type a question, e.g. 'Which is better for real-time apps?'")
+        raise QuestionError("The question must be text.", "Type a question, e.g. 'Which handles WebSockets better, Node.js or Python?'")
     text = raw.encode("utf-8", "replace").decode("utf-8")  # lone surrogates become '?'
     text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise QuestionError("The question is empty.", "Type a question, e.g. 'Which is better for real-time apps?'")
+        raise QuestionError("The question is empty.", "Type a question, e.g. 'Which handles WebSockets better, Node.js or Python?'")
     if len(text) > max_chars:
         raise QuestionError(f"The question is {len(text):,} characters long; the limit is {max_chars:,}.",
                             "Shorten it to the question itself (the guide answers short questions best).")

@@ -26,7 +26,7 @@ class Assistant:
         self.retriever = build_retriever(self.kb)
         self.extractive = ExtractiveEngine(self.kb.idf, library=self.kb.docs)
         self.planner = Planner(self.kb.store.embeddings.embed_documents, [d.metadata["factor"] for d in self.kb.factor_rows],
-                               cache_dir=settings.index_dir, model_label=settings.embedding_model or "bundled-minilm")
+                               cache_dir=settings.models_dir, model_label=settings.embedding_model or "bundled-minilm")
         self._engines: dict[str, object] = {"extractive": self.extractive}
         self._chains: dict[tuple[str, int], object] = {}
         self._lock = threading.Lock()

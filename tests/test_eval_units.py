@@ -94,7 +94,8 @@ def test_score_a_correct_answer():
     rec = score(_case(), _output("Node.js wins on Real-Time Apps [2]; WebSockets are native [1].", cited=(2, 1)), TABLE)
     assert rec.evidence_rank == 2 and rec.predicted_winner == "Node.js" and rec.evidence_cited == [2]
     assert rec.passed == {"hit@1": False, "hit@3": True, "winner": True, "table_consistency": True, "must_include": True,
-                          "must_not_include": True, "citation_validity": True, "citation_recall": True, "refusal": True}
+                          "must_not_include": True, "citation_validity": True, "citation_recall": True, "refusal": True,
+                          "correct": True}
 
 
 def test_score_a_wrong_answer():
