@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     llm_passages: int = Field(4, ge=1, le=20, description="Passages shown to an LLM engine (the prompt stays lean on a CPU).")
     llm_passage_tokens: int = Field(110, ge=30, description="Token budget per passage in an LLM prompt (most relevant sentences kept).")
     llm_context_tokens: int = Field(4096, ge=512, description="Context window for the local model.")
+    llm_build: str = Field("auto", description="llama.cpp build the local model's server uses: auto (the AVX-512 variant "
+                           "where the CPU has it, else portable), portable or avx512.")
 
     # Server
     host: str = Field("127.0.0.1", description="UI bind address.")

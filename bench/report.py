@@ -102,13 +102,18 @@ def chart(results: dict, path: Path) -> bool:
     return True
 
 
-def _load_test_section(existing: Path) -> str:
+def _kept_section(existing: Path, title: str, default: str = "") -> str:
+    """A section written by another tool, carried over from the existing BENCHMARKS.md."""
     if existing.is_file():
         text = existing.read_text(encoding="utf-8")
-        m = re.search(r"^## Load test\n.*?(?=^## |\Z)", text, re.M | re.S)
+        m = re.search(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", text, re.M | re.S)
         if m:
             return m.group(0).rstrip() + "\n"
-    return LOAD_TEST_PLACEHOLDER
+    return default
+
+
+def _load_test_section(existing: Path) -> str:
+    return _kept_section(existing, "Load test", LOAD_TEST_PLACEHOLDER)
 
 
 def markdown(results: dict, chart_rel: str | None, load_test: str = LOAD_TEST_PLACEHOLDER, cold_start: str = "") -> str:
@@ -371,5 +376,8 @@ def write_all(results: dict, out_dir: Path, markdown_path: Path) -> dict:
 
     cold = section(results["coldstart"]) if "coldstart" in results else (existing_section(markdown_path) or "")
     text = markdown(results, chart_rel, _load_test_section(markdown_path), cold)
+    builds = _kept_section(markdown_path, "llama.cpp builds")  # written by hand from bench/llama_build.py runs
+    if builds:
+        text = text.rstrip() + "\n\n" + builds
     markdown_path.write_text(text, encoding="utf-8")
     return {"results": str(results_path), "chart": str(chart_path) if has_chart else None, "markdown": str(markdown_path)}

@@ -178,7 +178,8 @@ def test_registry_specs():
 
 
 @pytest.mark.slow
-def test_real_small_model_answers_through_its_server_child(gguf_cache):
+@pytest.mark.parametrize("build", ["portable", "auto"])
+def test_real_small_model_answers_through_its_server_child(gguf_cache, build):
     ok, reason = gm.local_available("qwen-0.5b")
     if not ok:
         pytest.skip(f"local model unavailable: {reason}")
@@ -189,7 +190,9 @@ def test_real_small_model_answers_through_its_server_child(gguf_cache):
     from assistant.engines.llama_server import LlamaServer, ServerOptions
 
     path = gm.resolve_model("qwen-0.5b", gguf_cache)
-    server = LlamaServer(path, "qwen-0.5b", ServerOptions(n_ctx=1024), log_dir=gguf_cache)
+    server = LlamaServer(path, "qwen-0.5b", ServerOptions(n_ctx=1024, build=build), log_dir=gguf_cache)
+    if build == "portable":
+        assert server.build.name == "portable" and server.build.path is None
     try:
         chat = ServedModel(server, load_settings(llm_max_tokens=24))
         msgs = [SystemMessage(content="Answer in one short line."), HumanMessage(content="Which Python keyword defines a function?")]

@@ -187,3 +187,21 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+def test_the_avx512_variant_is_chosen_only_where_the_cpu_has_every_flag_it_needs(tmp_path):
+    from assistant.engines.llama_server import AVX512_CPU_FLAGS, choose_build
+    from assistant.errors import UnknownNameError
+
+    (tmp_path / "avx512" / "llama_cpp").mkdir(parents=True)
+    full = {"avx2", "fma", "f16c", *AVX512_CPU_FLAGS, "amx_tile", "amx_int8"}
+    assert choose_build("auto", full, tmp_path).name == "avx512"
+    assert choose_build("auto", full, tmp_path).path == tmp_path / "avx512"
+    assert choose_build("portable", full, tmp_path).name == "portable"
+    for missing in ("avx512_vnni", "avx512_bf16", "avx512f"):
+        assert choose_build("auto", full - {missing}, tmp_path).name == "portable"
+        assert choose_build("avx512", full - {missing}, tmp_path).name == "portable"  # never one that cannot run
+    assert choose_build("auto", full, tmp_path / "nothing-installed").name == "portable"
+    with pytest.raises(UnknownNameError) as exc:
+        choose_build("native", full, tmp_path)
+    assert "auto" in exc.value.fix and "portable" in exc.value.fix

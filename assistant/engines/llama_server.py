@@ -33,7 +33,45 @@ log = logging.getLogger(__name__)
 # The portable llama.cpp build (scripts/install-llama-cpp.sh) needs these; a CPU without them
 # would kill every child with SIGILL, so it is refused up front with the reason.
 REQUIRED_CPU_FLAGS = ("avx2", "fma", "f16c")
+# The AVX-512 variant (AMX off) the install script puts beside it, used where the CPU has all of these.
+AVX512_CPU_FLAGS = ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512vbmi", "avx512_vnni", "avx512_bf16")
+BUILDS = ("auto", "portable", "avx512")
 CHILD_SCRIPT = Path(__file__).with_name("llama_child.py")
+
+
+@dataclass(frozen=True)
+class LlamaBuild:
+    """Which llama-cpp-python build the model server child imports: the venv's portable one, or a
+    variant folder put first on its PYTHONPATH."""
+
+    name: str
+    path: Path | None = None
+
+
+def variants_root() -> Path:
+    return Path(sys.prefix) / "llama-cpp-variants"
+
+
+def choose_build(wanted: str = "auto", flags: set[str] | None = None, root: Path | None = None) -> LlamaBuild:
+    """The fastest installed build this CPU runs ('auto'), or the one asked for when it can run here."""
+    if wanted not in BUILDS:
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("llama.cpp build", wanted, BUILDS)
+    flags = cpu_flags() if flags is None else flags
+    folder = (root or variants_root()) / "avx512"
+    runs_avx512 = (folder / "llama_cpp").is_dir() and all(f in flags for f in AVX512_CPU_FLAGS)
+    if wanted in ("auto", "avx512") and runs_avx512:
+        return LlamaBuild("avx512", folder)
+    return LlamaBuild("portable")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    try:
+        info = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return set()
+    return set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
 
 
 @dataclass(frozen=True)
@@ -43,6 +81,7 @@ class ServerOptions:
     n_ctx: int = 4096
     n_threads: int = 0  # 0 = os.cpu_count()
     n_batch: int = 512
+    build: str = "auto"  # auto | portable | avx512 (see choose_build)
     startup_timeout: float = 180.0
     health_timeout: float = 3.0
 
@@ -51,11 +90,9 @@ def cpu_problem(cpuinfo: Path = Path("/proc/cpuinfo"), machine: str | None = Non
     """Why the portable llama.cpp build cannot run on this CPU ('' when it can)."""
     if (machine or platform.machine()).lower() not in ("x86_64", "amd64"):
         return ""  # other architectures build for their own baseline
-    try:
-        info = cpuinfo.read_text(errors="replace")
-    except OSError:
+    flags = cpu_flags(cpuinfo)
+    if not flags:
         return ""
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
     missing = [f for f in REQUIRED_CPU_FLAGS if f not in flags]
     return f"this CPU lacks {', '.join(f.upper() for f in missing)}, which the portable llama.cpp build needs" if missing else ""
 
@@ -94,6 +131,7 @@ class LlamaServer:
         self._lock = threading.Lock()
         self._starts: deque[float] = deque(maxlen=3)
         self.restarts = 0
+        self.build = choose_build(self.options.build)
         _track(self)
 
     # -- state -------------------------------------------------------------------------------
@@ -196,17 +234,36 @@ class LlamaServer:
             out.flush()
             # The key travels as an argument: visible to this machine's own users in `ps`, like the
             # port; it only keeps other local programs from borrowing the model by accident.
+            out.write(f"llama.cpp build: {self.build.name}\n".encode())
+            out.flush()
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            # The app sets OMP_WAIT_POLICY=PASSIVE for its own OpenMP runtimes (embeddings share the cores);
+            # the model server is the one process computing while it generates, and passive threads sleep
+            # and wake at each of llama.cpp's many small parallel steps. It keeps OpenMP's default.
+            if os.environ.get("ASSISTANT_LLM_OMP_WAIT_POLICY"):
+                env["OMP_WAIT_POLICY"] = os.environ["ASSISTANT_LLM_OMP_WAIT_POLICY"]
+            else:
+                env.pop("OMP_WAIT_POLICY", None)
+            if self.build.path:
+                env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.build.path), env.get("PYTHONPATH", "")) if p)
             self._proc = subprocess.Popen([sys.executable, str(CHILD_SCRIPT), "--parent-pid", str(os.getpid()), "--", *args],
-                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.options.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
+                if self._proc.returncode < 0 and self.build.name != "portable":
+                    # A variant that dies while loading (a CPU that misreports a flag): the portable build, once.
+                    log.warning("local model server (%s) %s while loading with the %s build; using the portable build",
+                                self.alias, describe_exit(self._proc.returncode), self.build.name)
+                    self.build = LlamaBuild("portable")
+                    self._starts.pop()
+                    return self._start()
                 raise EngineFailedError(f"the local model server ({self.alias}) {describe_exit(self._proc.returncode)} "
                                         f"while loading: {self._log_tail()}",
                                         f"See {self.log_path}; reinstall the portable build with `make install-local`.")
             if self.healthy(timeout=1.0):
-                log.info("local model server (%s) ready on port %s (pid %s)", self.alias, self._port, self._proc.pid)
+                log.info("local model server (%s, %s build) ready on port %s (pid %s)", self.alias, self.build.name,
+                         self._port, self._proc.pid)
                 return
             time.sleep(0.2)
         self.stop()

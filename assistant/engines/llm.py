@@ -254,7 +254,8 @@ def make_local(arg: str, settings: Settings) -> LocalEngine:
     name = arg or "qwen-1.5b"
     path = resolve_model(name, settings.models_dir)
     alias = path.stem if arg and arg not in ("qwen-1.5b", "qwen-0.5b") else name
-    server = LlamaServer(path, alias, ServerOptions(n_ctx=settings.llm_context_tokens), log_dir=settings.models_dir)
+    server = LlamaServer(path, alias, ServerOptions(n_ctx=settings.llm_context_tokens, build=settings.llm_build),
+                         log_dir=settings.models_dir)
     server.start_in_background()
     return LocalEngine(f"local:{name}", server, settings)
 
