@@ -160,11 +160,16 @@ def ask(url: str, questions: list[str], request_timeout: float, client=None) -> 
     from gradio_client import Client
 
     client = client or Client(url, verbose=False)
+    if str(ROOT) not in sys.path:  # this file also runs as a script and is loaded by path in tests
+        sys.path.insert(0, str(ROOT))
+    from bench.startup import chat_args
+
+    template = chat_args(client, "", "extractive")  # the UI's /chat inputs, looked up once per session
     out = []
     for q in questions:
         t = time.perf_counter()
-        job = client.submit(q, "extractive", api_name="/chat")
-        _textbox, messages, _sources, _notice = job.result(timeout=request_timeout)
+        job = client.submit(q, *template[1:], api_name="/chat")
+        messages = job.result(timeout=request_timeout)[1]  # (textbox, chatbot, ...): the UI's outputs may grow
         text = answer_text(messages)
         if not (CITED.search(text) or REFUSAL in text):
             raise ValueError(f"malformed answer to {q!r}: {text[:200]!r}")

@@ -100,6 +100,9 @@ def ask(pg, question: str, n_answers: int) -> str:
         "n => { const b = document.querySelectorAll('#sa-chatbot [data-testid=\"bot\"]');"
         " return b.length >= n && /\\[\\d+\\]/.test(b[n - 1].innerText) && !document.querySelector('#sa-chatbot .pending'); }",
         arg=n_answers)
+    # The sources panel follows when the answer is complete (it says "Answering…" until then).
+    pg.wait_for_function("() => { const s = document.querySelector('#sa-sources');"
+                         " return s && !s.innerText.includes('Answering'); }")
     return bot.nth(n_answers - 1).inner_text()
 
 

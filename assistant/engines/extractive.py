@@ -102,7 +102,9 @@ class ExtractiveEngine:
         if prompt.plan is not None and not prompt.draft:
             done = self.prepare(prompt.question, prompt.shown, prompt.plan)
             prompt.shown, prompt.draft, prompt.highlights = done.shown, done.draft, done.highlights
-        yield from re.findall(r"\S+\s*", prompt.draft)
+        # The whole composed answer as one piece: it exists in full already, and one piece is one UI
+        # update instead of one per word (the queue serves many founders at once).
+        yield prompt.draft
 
     def compose(self, question: str, passages: list[Document], plan: QuestionPlan | None = None) -> Composition:
         if not passages:

@@ -124,7 +124,7 @@ class LlamaServer:
                  log_dir: Path | None = None) -> None:
         self.model_path, self.alias = Path(model_path), alias
         self.options = options or ServerOptions()
-        self.api_key = secrets.token_urlsafe(24)  # only this app may use the child's port
+        self.api_key = secrets.token_hex(24)  # only this app may use the child's port (hex: never starts with "-", which argparse would read as an option)
         self.log_path = (Path(log_dir) if log_dir else Path(model_path).parent) / f"llama-server-{alias}.log"
         self._proc: subprocess.Popen | None = None
         self._port = 0
