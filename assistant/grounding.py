@@ -98,7 +98,7 @@ class Grounding:
                 continue
             text = s.text
             if s.reason == "recited":
-                text = MARKER.sub("", text).rstrip()
+                text = re.sub(r"[ \t]{2,}", " ", MARKER.sub("", text)).rstrip()  # "The guide [1] states" -> one space
                 text = re.sub(r"\s*([.!?:;]?)$", lambda m: f" [{s.best}]{m.group(1)}", text, count=1)
             out.append((gap if out else "") + text)
         text = "".join(out) + (self.answer[end:] if out else "")

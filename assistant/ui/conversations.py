@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import IndexWriteError
+from .feedback import open_sqlite
 
 CONVERSATIONS_DB = "conversations.sqlite"
 MAX_TURNS = 40
@@ -94,15 +94,8 @@ class ConversationStore:
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=10)
-            con.execute(_SCHEMA)
-            con.execute("CREATE INDEX IF NOT EXISTS by_owner ON conversations (owner, updated_at)")
-        except (OSError, sqlite3.Error) as exc:
-            raise IndexWriteError(f"The conversation store {self.path} cannot be written ({exc}).",
-                                  "Check that the index folder is writable (ASSISTANT_INDEX_DIR).") from exc
-        return con
+        return open_sqlite(self.path, "conversation store",
+                           [_SCHEMA, "CREATE INDEX IF NOT EXISTS by_owner ON conversations (owner, updated_at)"])
 
     def save(self, owner: str, conv_id: str | None, turns: list[dict]) -> str:
         """Create or update the owner's conversation; returns its id. Another owner's id is never touched."""

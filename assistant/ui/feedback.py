@@ -37,6 +37,20 @@ def feedback_path(settings: Settings) -> Path:
     return settings.index_dir / FEEDBACK_DB
 
 
+def open_sqlite(path: Path, what: str, statements: list[str]) -> sqlite3.Connection:
+    """A connection to the UI's SQLite file `path` with its tables made; IndexWriteError when it cannot be
+    written (SQLite with a 10 s lock timeout: replicas may share one folder)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path, timeout=10)
+        for statement in statements:
+            con.execute(statement)
+    except (OSError, sqlite3.Error) as exc:
+        raise IndexWriteError(f"The {what} {path} cannot be written ({exc}).",
+                              "Check that the index folder is writable (ASSISTANT_INDEX_DIR).") from exc
+    return con
+
+
 class FeedbackLog:
     """Append-only vote log; safe to use from the UI's worker threads."""
 
@@ -45,14 +59,7 @@ class FeedbackLog:
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=10)
-            con.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise IndexWriteError(f"The feedback log {self.path} cannot be written ({exc}).",
-                                  "Check that the index folder is writable (ASSISTANT_INDEX_DIR).") from exc
-        return con
+        return open_sqlite(self.path, "feedback log", [_SCHEMA])
 
     def add(self, *, turn_id: str, rating: int, question: str, history: list[dict], answer: dict, engine: str) -> int:
         with self._lock, self._connect() as con:
