@@ -104,8 +104,9 @@ def _escaped(m: re.Match) -> list:
     return [m.span(1)]
 
 
-# Spans are bounded (400 characters of emphasis, 1,000 of code): an unclosed "*" in a long paragraph
-# would otherwise make every later "*" scan to its end, quadratic (a fuzzed 180 kB "*x *x ..." file took 383 s).
+# Spans are bounded (400 characters of emphasis, 500 of link text, 1,000 of code): an unclosed "*" or "["
+# in a long paragraph would otherwise make every later one scan to its end, quadratic (fuzzed 180 kB files:
+# "*x *x ..." took 383 s, "P[P[P[..." 79 s).
 _EMPHASIS = [  # "_If the **poll** queue is empty_": a "**" may touch "_"
     (re.compile(r"(?<![^\W_]|\*)\*\*(?=\S)(.{1,400}?)(?<=\S)\*\*(?![^\W_]|\*)"), _keep(1)),
     (re.compile(r"(?<![\w_])__(?=\S)(.{1,400}?)(?<=\S)__(?![\w_])"), _keep(1)),
@@ -113,9 +114,9 @@ _EMPHASIS = [  # "_If the **poll** queue is empty_": a "**" may touch "_"
     (re.compile(r"(?<![\w_])_(?=[^\s_])(.{1,400}?)(?<=[^\s_])_(?![\w_])"), _keep(1)),
 ]
 _MD_LINKS = [
-    (re.compile(r"!\[[^\]\n]*\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"), _drop),  # images
-    (re.compile(r"\[([^\]\n]+)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"), _keep(1)),
-    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), _keep(1)),
+    (re.compile(r"!\[[^\]\n]{0,500}\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"), _drop),  # images
+    (re.compile(r"\[([^\]\n]{1,500})\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"), _keep(1)),
+    (re.compile(r"\[([^\]\n]{1,500})\]\[[^\]\n]{0,500}\]"), _keep(1)),
     (re.compile(r"<((?:https?|mailto):[^>\s]+)>"), _keep(1)),
 ]
 _MD_CODE = re.compile(r"(`+)(?!`)(.{1,1000}?)(?<!`)\1(?!`)")

@@ -98,6 +98,7 @@ _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.functio
 
 @settings(max_examples=20, deadline=None, suppress_health_check=_HEALTH)
 @example(files=[(".markdown", b"*x " * 60_000)])  # found by `make fuzz`: unclosed emphasis was quadratic (383 s)
+@example(files=[(".markdown", "Pµ[ÞÙ".encode() * 15_373)])  # found by `make fuzz`: unclosed link text, quadratic (79 s)
 @given(files=files)
 def test_every_file_is_loaded_or_named_and_chunks_quote_exactly(tmp_path_factory, files):
     _check_files(tmp_path_factory, files)
