@@ -50,6 +50,17 @@ def require_related() -> Path:
     return RELATED
 
 
+def require_local() -> None:
+    """Skip (or, in CI, fail) when the local engine cannot run: CI installs the local extra."""
+    from assistant.engines import local_status
+
+    ok, why = local_status()
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"CI installs the local extra, but: {why}")
+        pytest.skip(why)
+
+
 @pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     """A private copy of corpus/ that a test may edit."""

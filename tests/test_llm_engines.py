@@ -3,7 +3,6 @@ OpenAI-compatible server. Slow; skipped with the reason when the local extra is 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,17 +11,9 @@ import time
 import httpx
 import pytest
 
+from .conftest import require_local
+
 pytestmark = pytest.mark.slow
-
-
-def _need_local():
-    from assistant.engines import local_status
-
-    ok, why = local_status()
-    if not ok:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI installs the local extra, but: {why}")
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +22,7 @@ def model_cache(tmp_path_factory):
 
 
 def test_local_engine_answers_a_factor_question_with_a_valid_citation(assistant, model_cache):
-    _need_local()
+    require_local()
     from assistant.service import Assistant
 
     settings = assistant.settings.model_copy(update={"model_cache_dir": model_cache, "llm_timeout": 600.0})
@@ -50,7 +41,7 @@ def _free_port() -> int:
 
 
 def test_openai_engine_over_http_against_llama_cpp_server(assistant, model_cache, monkeypatch):
-    _need_local()
+    require_local()
     from assistant.gguf_models import resolve_model
     from assistant.service import Assistant
 

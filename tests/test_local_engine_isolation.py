@@ -19,20 +19,22 @@ import pytest
 from assistant.engines.llama_server import LlamaServer, ServerOptions, cpu_problem, describe_exit
 from assistant.errors import EngineFailedError
 
-from .conftest import IN_CI
+from .conftest import require_local
 
 SPEC = "local:qwen-0.5b"
 Q = "Which is better for real-time apps, Node.js or Python?"
 
 
-def _need_local():
-    from assistant.engines import local_status
+def _local_bot(assistant, gguf_cache, timeout: float):
+    """An Assistant over the session's index whose local engine's model server is up."""
+    require_local()
+    from assistant.service import Assistant
 
-    ok, why = local_status()
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI installs the local extra, but: {why}")
-        pytest.skip(why)
+    settings = assistant.settings.model_copy(update={"model_cache_dir": gguf_cache, "llm_timeout": timeout})
+    bot = Assistant(settings, kb=assistant.kb)
+    engine = bot.engine(SPEC)
+    engine.server.ensure()
+    return bot, engine
 
 
 # -- fast: the parts that need no model --------------------------------------------------------------
@@ -67,13 +69,7 @@ def test_a_model_file_the_child_cannot_load_is_a_clear_failure_and_the_app_answe
 
 @pytest.fixture(scope="module")
 def local_bot(assistant, gguf_cache):
-    _need_local()
-    from assistant.service import Assistant
-
-    settings = assistant.settings.model_copy(update={"model_cache_dir": gguf_cache, "llm_timeout": 300.0})
-    bot = Assistant(settings, kb=assistant.kb)
-    engine = bot.engine(SPEC)
-    engine.server.ensure()
+    bot, engine = _local_bot(assistant, gguf_cache, 300.0)
     yield bot, engine
     engine.server.stop()
 
@@ -130,13 +126,7 @@ def test_a_killed_model_child_costs_one_answer_and_the_next_question_gets_a_new_
 
 @pytest.mark.slow
 def test_a_hung_model_child_is_abandoned_at_the_deadline_killed_and_replaced(assistant, gguf_cache):
-    _need_local()
-    from assistant.service import Assistant
-
-    settings = assistant.settings.model_copy(update={"model_cache_dir": gguf_cache, "llm_timeout": 20.0})
-    bot = Assistant(settings, kb=assistant.kb)
-    engine = bot.engine(SPEC)
-    engine.server.ensure()
+    bot, engine = _local_bot(assistant, gguf_cache, 20.0)
     try:
         t0 = time.monotonic()
         victim, answer = _ask_killing_the_child(bot, engine, lambda pid: os.kill(pid, signal.SIGSTOP))
@@ -164,7 +154,7 @@ time.sleep(600)
 
 @pytest.mark.slow
 def test_the_model_child_dies_with_the_app_even_when_the_app_is_killed(gguf_cache, tmp_path):
-    _need_local()
+    require_local()
     from assistant.gguf_models import resolve_model
 
     model = resolve_model("qwen-0.5b", gguf_cache)

@@ -14,6 +14,7 @@ import pytest
 from assistant.service import Assistant
 from assistant.ui.runtime import Runtime
 
+from .conftest import require_local
 from .test_ui_browser import browser, page, shot, wait_ready  # noqa: F401 - fixtures and helpers
 from .test_ui_http import serving
 
@@ -24,13 +25,7 @@ BOT = '#sa-chatbot [data-testid="bot"]'
 
 @pytest.fixture(scope="module")
 def app_with_local(assistant, gguf_cache, tmp_path_factory):
-    from assistant.engines import local_status
-
-    ok, why = local_status()
-    if not ok:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI installs the local extra, but: {why}")
-        pytest.skip(why)
+    require_local()
     settings = assistant.settings.model_copy(update={"index_dir": tmp_path_factory.mktemp("ui-engines"),
                                                      "model_cache_dir": gguf_cache, "llm_timeout": 300.0})
     bot = Assistant(settings, kb=assistant.kb)
