@@ -55,6 +55,12 @@ _OTHERS_CI = re.compile(
     r"flutter|julia|perl|haskell|clojure|dotnet|deno)(?![\w#])", re.I)
 _OTHERS_CASED = re.compile(r"(?<![\w.])(?:Go|GO|R|C\+\+|C#)(?![\w+#])(?!\s+(?:with|for|ahead|back|to|through)\b)")
 
+def _team(people: str, knows: str, extra: str = "") -> re.Pattern:
+    """A team that writes one language: "<people> developers/team…", or "our team knows <knows>"."""
+    return re.compile(rf"\b(?:{people})\s+(?:dev(?:eloper)?s|engineers|team|people|folks)\b{extra}"
+                      rf"|\b(?:team|we|developers|engineers|devs)\b[^.?!]{{0,40}}\b(?:know|write|use|are good at|experts? in)\s+(?:{knows})", re.I)
+
+
 # Needs and traits, as answers to the Decide tab's questions (question key, option label). The words
 # are the guide's own for each signal (its "clearest signals" lists and five questions).
 _NEEDS: tuple[tuple[str, str, str, re.Pattern], ...] = (
@@ -67,11 +73,9 @@ _NEEDS: tuple[tuple[str, str, str, re.Pattern], ...] = (
      re.compile(r"\b(?:ai|ml|llms?|machine learning|deep learning|models?|recommendations?|recommender|inference|"
                 r"data science|nlp|embeddings?|gpt)\b", re.I)),
     ("a JavaScript team", "team", "JavaScript / TypeScript",
-     re.compile(r"\b(?:javascript|js|typescript|ts|node(?:\.?js)?|react|frontend|front-end)\s+(?:dev(?:eloper)?s|engineers|team|people|folks)\b"
-                r"|\b(?:team|we|developers|engineers|devs)\b[^.?!]{0,40}\b(?:know|write|use|are good at|experts? in)\s+(?:javascript|js|typescript|node)", re.I)),
+     _team(r"javascript|js|typescript|ts|node(?:\.?js)?|react|frontend|front-end", "javascript|js|typescript|node")),
     ("a Python team", "team", "Python",
-     re.compile(r"\b(?:python|django|flask|fastapi)\s+(?:dev(?:eloper)?s|engineers|team|people|folks)\b|\bdata scientists\b"
-                r"|\b(?:team|we|developers|engineers|devs)\b[^.?!]{0,40}\b(?:know|write|use|are good at|experts? in)\s+(?:python|django)", re.I)),
+     _team("python|django|flask|fastapi", "python|django", r"|\bdata scientists\b")),
     ("one language front and back", "full_stack", "Yes",
      re.compile(r"\b(?:same language|one language|full[- ]stack|share code|code sharing|react|vue|next\.js|angular)\b", re.I)),
     ("strict security", "security", "Strict: strong guarantees out of the box",
