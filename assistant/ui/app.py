@@ -4,6 +4,8 @@ Building the Blocks loads nothing; the assistant loads (or the index is built) i
 when the server starts or the first page opens, with progress shown in the status line.
 """
 
+import contextlib
+
 from ..config import Settings
 from ..decide import QUESTIONS
 from ..engines import default_spec
@@ -77,6 +79,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
                             msg = gr.Textbox(placeholder="Ask about Node.js vs Python…", label="Question", show_label=False,
                                              scale=5, min_width=160, elem_id="sa-input", max_lines=6, max_length=limit)
                             send = gr.Button("Send", variant="primary", scale=1, min_width=70, elem_id="sa-send")
+                            stop_btn = gr.Button("Stop", variant="stop", scale=1, min_width=70, elem_id="sa-stop", visible=False)
                         counter = gr.HTML(f"0 / {limit:,} characters", elem_id="sa-counter", js_on_load=None)
                         voted = gr.HTML("", elem_id="sa-feedback", js_on_load=None)
                         examples = gr.Dataset(components=["textbox"], samples=[], type="index", label="Try asking",
@@ -139,33 +142,83 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
         demo.load(on_open_page, [browser], [browser, history, owner_note], api_visibility="private", concurrency_limit=None)
 
         # -- chat
-        def ask(message: str, turns_: list, engine_spec: str, conv_id: str, browser_id: str, request: gr.Request):
+        lives: dict[str, chat.Live] = {}  # browser session -> its latest answer (what Stop ends)
+
+        def answer(message: str, turns_: list, engine_spec: str, conv_id: str, browser_id: str, request: gr.Request):
             """Answer `message` (streaming), citing its sources; the conversation is kept and saved."""
-            last = None
-            for last in chat.respond(runtime, message, turns_, engine_spec):
-                yield (*last, gr.skip(), gr.skip())
+            owner = owner_of(browser_id, request)
+            live = chat.Live(owner, conv_id)
+            lives[getattr(request, "session_hash", None) or ""] = live
+            last, answered = None, False
+            try:
+                with contextlib.closing(chat.respond(runtime, message, turns_, engine_spec, live)) as answers:
+                    for last in answers:
+                        if live.stop_requested:  # Stop ended this turn (and Gradio is closing this event)
+                            return
+                        yield (*last, gr.skip(), gr.skip())
+                answered = True
+            finally:
+                if not answered and last is not None:  # closed by Stop's cancellation: the turn ends as stopped
+                    live.end(lambda: end_stopped(live))
             if last is None:  # a blank question: nothing happens
                 yield (gr.skip(),) * 7
                 return
-            new_turns, owner = last[2], owner_of(browser_id, request)
+            new_turns = last[2]
             if owner and len(new_turns) > len(turns_ or []):  # saved once the answer is complete
-                try:
-                    conv_id = store.save(owner, conv_id, new_turns)
-                except AssistantError as exc:
-                    yield (*last[:4], sp.error_notice(exc.problem, exc.fix), gr.skip(), gr.skip())
-                    return
-                # the whole final state again: an API client keeps only the last update
-                yield (*last, conv_id, listing(owner, conv_id))
+                yield live.end(lambda: save_turns(live, last, new_turns))
+                return
+            live.end(lambda: (*last, gr.skip(), gr.skip()))
+
+        def save_turns(live: chat.Live, last: tuple, new_turns: list[dict]) -> tuple:
+            """The answer's final outputs after saving its conversation (or the save's error)."""
+            try:
+                live.conv_id = store.save(live.owner, live.conv_id, new_turns)
+            except AssistantError as exc:
+                return (*last[:4], sp.error_notice(exc.problem, exc.fix), gr.skip(), gr.skip())
+            # the whole final state again: an API client keeps only the last update
+            return (*last, live.conv_id, listing(live.owner, live.conv_id))
+
+        def end_stopped(live: chat.Live) -> tuple:
+            """A stopped answer's outputs: its turn marked stopped with its sources, saved like any other.
+            The text box is left alone (the founder may be typing the next question)."""
+            new_turns = chat.stopped_turns(live)
+            if not new_turns:
+                return (gr.skip(),) * 7
+            k = len(new_turns) - 1
+            out = (gr.skip(), chat.chat_messages(new_turns), new_turns, chat.sources_html(new_turns[-1], k),
+                   chat.notice_html(new_turns[-1]))
+            if not live.owner:
+                return (*out, gr.skip(), gr.skip())
+            return (gr.skip(), *save_turns(live, out, new_turns)[1:])
+
+        def stop(request: gr.Request):
+            """End the answer streaming in this session as stopped (its event is cancelled beside this)."""
+            live = lives.get(getattr(request, "session_hash", None) or "")
+            if live is None:
+                return (gr.skip(),) * 7 + (gr.Button(visible=False),)
+            live.stop_requested = True
+            # the text box is left alone: after a race with the answer's own end, it may hold the next question
+            return (gr.skip(), *live.end(lambda: end_stopped(live))[1:], gr.Button(visible=False))
+
+        def ask(message: str, turns_: list, engine_spec: str, conv_id: str, browser_id: str, request: gr.Request):
+            """The page's `answer`, with the Stop button shown while it streams."""
+            show = isinstance(message, str) and bool(message.strip())
+            with contextlib.closing(answer(message, turns_, engine_spec, conv_id, browser_id, request)) as outputs:
+                for out in outputs:
+                    yield (*out, gr.Button(visible=True) if show else gr.skip())
+                    show = False
+            yield (gr.skip(),) * 7 + (gr.Button(visible=False),)
 
         # One concurrency group for every way of asking: at most Settings.concurrency_limit answers at once.
         chat_io = dict(inputs=[msg, turns, engine, conv, browser], outputs=[msg, chatbot, turns, sources, notice, conv, history],
                        concurrency_id="answer", concurrency_limit=settings.concurrency_limit)
-        msg.submit(ask, **chat_io, api_visibility="private")
-        send.click(ask, **chat_io, api_visibility="private")
+        page_io = {**chat_io, "outputs": [*chat_io["outputs"], stop_btn]}
+        asking = [msg.submit(ask, **page_io, api_visibility="private"),
+                  send.click(ask, **page_io, api_visibility="private")]
 
         def chat_api(message: str, turns_: list, engine_spec: str, conv_id: str, request: gr.Request):
             """Answer `message` with `engine_spec`, citing its sources; the session keeps the conversation (saved for a login)."""
-            yield from ask(message, turns_, engine_spec, conv_id, "", request)
+            yield from answer(message, turns_, engine_spec, conv_id, "", request)
 
         # The API's door: the same answer without the browser's private id (an API client has none).
         api_door = gr.Button(visible=False, elem_id="sa-api-door")
@@ -179,8 +232,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None):
             qs = chat.example_questions(runtime.get().kb)
             return qs[i] if isinstance(i, int) and 0 <= i < len(qs) else gr.skip()
 
-        examples.click(pick_example, [examples], [msg], api_visibility="private", concurrency_limit=None).then(
-            ask, **chat_io, api_visibility="private")
+        asking.append(examples.click(pick_example, [examples], [msg], api_visibility="private", concurrency_limit=None).then(
+            ask, **page_io, api_visibility="private"))
+        # Stop: Gradio cancels the answering event (closing its generator stops the model, chat.py) and
+        # `stop` ends the turn as stopped. No concurrency limit, so it never waits behind an answer.
+        stop_btn.click(stop, None, chat_io["outputs"] + [stop_btn], cancels=asking, api_visibility="private",
+                       concurrency_limit=None)
+
+        def forget_session(request: gr.Request):
+            lives.pop(getattr(request, "session_hash", None) or "", None)
+
+        demo.unload(forget_session)
 
         def reset():
             return [], [], chat.sources_html(None), "", "", "", gr.Radio(value=None)

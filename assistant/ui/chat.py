@@ -4,18 +4,28 @@ The conversation lives in a per-session `turns` list (gr.State): one dict per qu
 raw question, the answer (Answer.model_dump), any error and notice. The Chatbot shows two
 messages per turn (question, answer), so message index // 2 is the turn. Everything shown is
 escaped first (`sources_panel.chat_markdown`, `esc`): markup in a question or a source is text.
+
+Stop: each answer in flight has a `Live` record (app.py keeps one per browser session). Gradio's
+`cancels=` ends the event and closes the answering generator once its current step returns; that
+closes the chain's stream, whose engine closes its HTTP stream to the model server at the next token
+(engines/llm.py), and llama.cpp's server stops decoding for a client that went away. The turn keeps
+its text so far, marked stopped, with the sources that text cites.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import copy
 import logging
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..answer import Answer
 from ..citations import MARKER, renumber, renumber_text
 from ..engines import default_spec, engine_statuses
+from ..engines.base import EnginePrompt
 from ..errors import AssistantError, QuestionError
 from . import sources_panel as sp
 from .feedback import FeedbackLog
@@ -25,6 +35,7 @@ log = logging.getLogger("assistant.ui")
 WELCOME = ("Ask about choosing **Node.js or Python** for your startup's backend. Every claim is cited [n] to the "
            "guide *Node.js vs Python for Startup Backends* or the official docs beside it: click a [n] to see its source.")
 EMPTY_SOURCES = "Sources of the selected answer appear here: title, section, link and the quoted passage."
+STOPPED = "— stopped"
 
 
 # -- engines ------------------------------------------------------------------------------------
@@ -91,6 +102,8 @@ def chat_messages(turns: list[dict]) -> list[dict]:
             body = linked_markers(sp.chat_markdown(display_text(t.get("text", ""))), k)
             if t.get("notice"):
                 body = f"> ⚠ {sp.chat_markdown(t['notice'])}\n\n{body}"
+            if t.get("stopped"):
+                body = f"{body}\n\n*{STOPPED}*" if body else f"*{STOPPED} before the answer began*"
             if t.get("answer"):
                 extra = embedded_sources(t, k)
                 body = f"{body}\n\n{extra}" if extra else body
@@ -120,6 +133,8 @@ def notice_html(turn: dict | None) -> str:
         return ""
     if turn.get("error"):
         return sp.error_notice(turn["error"]["problem"], turn["error"].get("fix", ""))
+    if turn.get("stopped") and not turn.get("notice"):
+        return sp.notice("Stopped: the answer shows what was written until then. Ask again for the whole answer.", "info")
     return sp.notice(turn.get("notice") or "", "warn")
 
 
@@ -133,8 +148,11 @@ def history_of(turns: list[dict]) -> list[dict]:
 
 
 # -- handlers -----------------------------------------------------------------------------------
-def respond(runtime: Runtime, message: str, turns: list[dict] | None, engine: str) -> Iterator[tuple]:
+def respond(runtime: Runtime, message: str, turns: list[dict] | None, engine: str, live: Live | None = None) -> Iterator[tuple]:
     """Stream one answer. Yields (textbox, chatbot, turns, sources, notice) after every event.
+
+    With `live`, the turns and the engine's prompt are kept there as they stream, for `stopped_turns`.
+    Closing this generator (Stop) closes the chain's stream with it, so the model stops writing.
 
     A blank question yields nothing (nothing happens). A question the assistant rejects (too long)
     adds no bubble: the notice says why and the text box keeps the text. Any other error is shown
@@ -148,16 +166,20 @@ def respond(runtime: Runtime, message: str, turns: list[dict] | None, engine: st
     turn = {"id": uuid.uuid4().hex, "question": question, "engine": spec, "text": "", "notice": "", "answer": None, "error": None}
     turns.append(turn)
     k = len(turns) - 1
+    live = live or Live()
+    live.turns = turns
     yield "", chat_messages(turns), turns, sources_html(turn, k), ""
     try:
         assistant = runtime.get()
         lock = runtime.llm_lock(spec) if spec.startswith("local") else contextlib.nullcontext()
-        with lock:
-            for event in assistant.stream(question, history_of(turns[:-1]), llm=spec):
+        events = watching_prompt(lambda: assistant.stream(question, history_of(turns[:-1]), llm=spec), live)
+        with lock, contextlib.closing(events):
+            for event in events:
                 if "token" in event:
                     turn["text"] += event["token"]
                 elif "reset" in event:
                     turn["text"], turn["notice"] = "", event["reset"]
+                    live.prompt = None  # the fallback writes from its own numbering
                 elif "answer" in event:
                     answer: Answer = renumber(event["answer"])
                     turn.update(text=answer.text, notice=answer.fallback_notice or "", engine=answer.engine,
@@ -176,6 +198,78 @@ def respond(runtime: Runtime, message: str, turns: list[dict] | None, engine: st
         turn["error"] = {"problem": f"Something went wrong while answering ({type(exc).__name__}).",
                          "fix": "Try again; if it persists, see the server log or choose the extractive engine."}
     yield message if turn["error"] else "", chat_messages(turns), turns, sources_html(turn, k), notice_html(turn)
+
+
+# -- stop ---------------------------------------------------------------------------------------
+class Live:
+    """One answer in flight in one browser session: its turns as they stream, the prompt the engine
+    writes from, and the final outputs once it ended (answered, or stopped).
+
+    Stop and the answering generator may both end a stopped turn (the Stop handler runs beside
+    Gradio's cancellation, which closes the generator when its current step returns): `end` runs the
+    ending once, under the lock, for whichever comes first.
+    """
+
+    def __init__(self, owner: str | None = None, conv_id: str = "") -> None:
+        self.owner, self.conv_id = owner, conv_id
+        self.turns: list[dict] = []
+        self.prompt: EnginePrompt | None = None
+        self.stop_requested = False
+        self.result: tuple | None = None
+        self._lock = threading.Lock()
+
+    def end(self, finish: Callable[[], tuple]) -> tuple:
+        """`finish()`'s outputs, run for the first caller only; later callers get the same."""
+        with self._lock:
+            if self.result is None:
+                self.result = finish()
+            return self.result
+
+
+def watching_prompt(make_events: Callable[[], Iterator[dict]], live: Live) -> Iterator[dict]:
+    """`make_events()`'s chain events, with the engine's prompt kept in `live.prompt` (a stopped
+    answer's [n] name its passages). A LangChain callback sees the chain's `prompt` step return it;
+    it rides LangChain's context config, set in a context of our own that every step runs in, so
+    `Assistant.stream` is called as everywhere else (tests count answers there)."""
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    class PromptSeen(BaseCallbackHandler):
+        def on_chain_end(self, outputs, **_kw) -> None:
+            if isinstance(outputs, EnginePrompt):
+                live.prompt = outputs
+
+    ctx = contextvars.copy_context()
+    ctx.run(var_child_runnable_config.set, {"callbacks": [PromptSeen()]})
+    events = ctx.run(make_events)
+    with contextlib.closing(events):
+        while True:
+            try:
+                event = ctx.run(next, events)
+            except StopIteration:
+                return
+            yield event
+
+
+def stopped_turns(live: Live) -> list[dict]:
+    """A copy of the live turns with the last one ended as stopped: its text so far, marked, with an
+    Answer citing the passages that text names (so its sources show and it saves like any turn).
+    A turn that already ended (answered or failed) is kept as it is."""
+    from ..chain import _citation, parse_and_validate  # the chain's own Citation builder; loaded with the chain
+
+    turns = copy.deepcopy(live.turns)
+    if not turns or turns[-1].get("answer") or turns[-1].get("error"):
+        return turns
+    turn = turns[-1]
+    prompt = live.prompt
+    shown = prompt.shown if prompt is not None else []
+    text, valid, invalid = parse_and_validate(turn["text"], len(shown))
+    answer = Answer(question=turn["question"], standalone_question=prompt.question if prompt else turn["question"],
+                    text=text, citations=[_citation(n, shown[n - 1], prompt.highlight(n)) for n in valid],
+                    invalid_citations=invalid, engine=turn["engine"])
+    answer = renumber(answer)
+    turn.update(text=answer.text, stopped=True, answer=answer.model_dump(mode="json"))
+    return turns
 
 
 def select_turn(turns: list[dict] | None, index) -> tuple[str, str]:
