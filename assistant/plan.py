@@ -52,8 +52,10 @@ _SIDES = (
 _OTHERS_CI = re.compile(
     r"\b(?:golang|go\s*lang|rust|java(?!script)|kotlin|scala|php|laravel|symfony|ruby|rails|elixir|phoenix|erlang|"
     r"\.net|asp\.net|spring boot|mongo(?:db)?|postgres(?:ql)?|mysql|redis|kafka|rabbitmq|kubernetes|"
-    r"flutter|julia|perl|haskell|clojure|dotnet|deno)(?![\w#])", re.I)
+    r"flutter|julia|perl|haskell|clojure|dotnet|deno|bun|heroku|vercel|netlify|aws|azure|gcp|google cloud)(?![\w#])", re.I)
 _OTHERS_CASED = re.compile(r"(?<![\w.])(?:Go|GO|R|C\+\+|C#)(?![\w+#])(?!\s+(?:with|for|ahead|back|to|through)\b)")
+# After a verb of choosing ("picked Go for its speed"), "Go for" names the language, not the idiom.
+_GO_CHOSEN = re.compile(r"\b(?:choos(?:e|ing)|chosen?|pick(?:ed|ing)?|using|adopt(?:ed|ing)?)\s+(Go)(?![\w+#])")
 
 def _team(people: str, knows: str, extra: str = "") -> re.Pattern:
     """A team that writes one language: "<people> developers/team…", or "our team knows <knows>"."""
@@ -83,8 +85,23 @@ _NEEDS: tuple[tuple[str, str, str, re.Pattern], ...] = (
 )
 _PMF = re.compile(r"\b(?:product[- ]market[- ]fit|pmf|at scale|millions of users|already have (?:users|customers))\b", re.I)
 _NO_PMF = re.compile(r"\b(?:pre[- ]product|pre[- ]pmf|before product|pre-launch|mvp)\b", re.I)
-_EXPLAIN_OPENER = re.compile(r"^\W*(?:why\b|how\s+(?:does|do|is|are|can|could|would|will)\b)", re.I)
+_EXPLAIN_OPENER = re.compile(r"^\W*(?:(?:but|so|and|then|also|now|ok(?:ay)?|however|yet)\W+)?"
+                             r"(?:why\b|how\s+(?:does|do|is|are|can|could|would|will)\b)", re.I)
+
+
+def _asks_why(question: str) -> bool:
+    """Does the question ask why or how something works? The opener of the question, or of one of its
+    asking sentences when context comes first ("Node is great at I/O. But why is it poor at CPU work?")."""
+    return any(_EXPLAIN_OPENER.search(s) for s in [question, *_sentences(asking_part(question))])
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.?!])\s+|\n+", text) if s.strip()]
 _CODE_REQUEST = re.compile(r"\b(?:demonstrate|show (?:me )?(?:the )?code|code (?:sample|example)s?|step[- ]by[- ]step|tutorial)\b", re.I)
+# A personal learning path ("should I learn X?") is a career question, not a stack choice for a product.
+_LEARNING_PATH = re.compile(r"\b(?:should|do|would|must|shall)\s+I\s+(?:learn|study|pick up)\b", re.I)
+_COMPARATIVE = re.compile(r"\b(?:better|best|worse|worst|vs\.?|versus|wins?|winner|sooner|quicker|easier|harder|safer|stronger|weaker)\b", re.I)
+_WHICH = re.compile(r"(?:^|[.?!,;:(]\s*|\b(?:and|but|so|or|then)\s+)which\b", re.I)  # asking "which …?", not "libraries which are …"
 _PAST_DECISION = re.compile(r"\bwhy did\b[^?]{0,60}\b(?:move|switch|migrate|abandon|adopt|choose|rewrite|port)\w*", re.I)
 
 
@@ -188,19 +205,24 @@ class Planner:
         scores = self.intent_scores(question)
         intent = max(scores, key=scores.get)
         confidence = scores[intent]
-        if _EXPLAIN_OPENER.search(question) and intent in ("choose", "list", "advice", "fact") and not _names_both(question):
+        if _asks_why(question) and intent in ("choose", "list", "advice", "fact") and not _names_both(question):
             intent, confidence = "explain", 1.0
         if intent == "choose" and len({n.key for n in needs}) >= 2:
             intent, confidence = "scenario", 1.0  # several needs of their own: weigh them all, not one row
         elif intent == "scenario" and len({n.key for n in needs}) < 2:
             intent = "choose"  # one need is one row of the table
         elif intent not in ("choose", "scenario") and confidence < ADVICE_CONFIDENCE and weighs_stacks(asking_part(question) or question) \
-                and not _EXPLAIN_OPENER.search(question):
+                and (stacks or factors or _WHICH.search(asking_part(question) or question) or _COMPARATIVE.search(question)) \
+                and not _asks_why(question):
             # A weighing question the classifier is unsure about gets the table's verdict; in a question
             # written as context then questions, only what it asks counts (context weighs many things).
+            # Without a stack, a factor, a "which" or a comparative there is nothing for a verdict to be
+            # about ("will it work the same or will I have issues?" weighs two outcomes, not the stacks).
             intent = "choose"
         if intent == "choose" and weighs_stacks(question) and not needs and not factors and not _topic_words(question):
             intent = "advice"  # "X or Y?" with nothing to weigh them on: the guide's advice on choosing at all
+        if _LEARNING_PATH.search(question) and not factors:
+            intent, confidence = "out_of_scope", 1.0
         uncovered: list[str] = []
         if others:
             if len(stacks) < 2:
@@ -257,8 +279,9 @@ def _names_both(question: str) -> bool:
 
 def _others(question: str) -> tuple[str, ...]:
     seen: list[str] = []
-    for m in list(_OTHERS_CI.finditer(question)) + list(_OTHERS_CASED.finditer(question)):
-        name = " ".join(m.group().split())
+    found = [m.group() for m in [*_OTHERS_CI.finditer(question), *_OTHERS_CASED.finditer(question)]]
+    for name in found + [m.group(1) for m in _GO_CHOSEN.finditer(question)]:
+        name = " ".join(name.split())
         if name.lower() not in (s.lower() for s in seen):
             seen.append(name)
     return tuple(seen)

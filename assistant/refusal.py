@@ -30,7 +30,7 @@ from .text import STOPWORDS, coverage, terms, tokens
 # when it names no other technology (a learning-path or tooling question that shares the guide's words).
 OUT_OF_SCOPE_CONFIDENCE = 0.6
 
-_TERM = re.compile(r"[A-Za-z][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]|[A-Z]")
+_TERM = re.compile(r"[A-Za-z][A-Za-z0-9_+#.\-]*[A-Za-z0-9+#]|[A-Z]")
 # Words that are capitalised in questions without naming anything.
 _COMMON = {"i", "we", "our", "my", "is", "are", "should", "which", "what", "how", "why", "when", "can", "do", "does",
            "the", "a", "an", "for", "or", "and", "vs", "ok", "hi", "hello", "please", "thanks", "if", "in", "on",
@@ -40,7 +40,10 @@ _COMMON = {"i", "we", "our", "my", "is", "are", "should", "which", "what", "how"
 _GENERIC = {"saas", "b2b", "b2c", "mvp", "mvps", "cto", "ceo", "cfo", "vc", "vcs", "pmf", "ui", "ux", "db", "sql",
             "nosql", "orm", "http", "https", "json", "cpu", "gpu", "ram", "io", "qa", "ci", "cd", "devops", "seo",
             "crm", "erp", "iot", "llm", "llms", "ai", "ml", "api", "apis", "rest", "crud", "js", "ts", "hipaa",
-            "gdpr", "soc", "soc2", "pci", "iso", "yc", "mobile", "web", "backend", "frontend", "startup"}
+            "gdpr", "soc", "soc2", "pci", "iso", "yc", "mobile", "web", "backend", "frontend", "startup",
+            # units and textbook computing abbreviations: they name a concept, not a product
+            "kb", "mb", "gb", "tb", "ms", "gc", "os", "vm", "tcp", "udp", "tls", "ssl", "dns", "url", "uri", "html",
+            "css", "cli", "sdk", "ide", "ipc", "rpc", "oop", "fifo", "lifo", "ttl"}
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,9 @@ def _known(part: str, vocabulary: set[str]) -> bool:
     return bool(stem) and stem[0] in vocabulary
 
 
-_IDENTIFIER = re.compile(r"[a-z]+[A-Z]\w*|[A-Za-z]+\.[a-z]\w*")  # createServer, JSON.parse: code in the question, not a product
+# Code in the question, not a product: createServer, JSON.parse, CONN_MAX_AGE, RuntimeError. An identifier
+# the docs do not mention is a detail of a covered subject (a setting, an exception), not a new subject.
+_IDENTIFIER = re.compile(r"[a-z]+[A-Z]\w*|[A-Za-z]+\.[a-z]\w*|\w*_\w+|[A-Z]\w*(?:Error|Exception|Warning)")
 
 
 def _looks_like_name(word: str, first: bool) -> bool:

@@ -96,18 +96,21 @@ def test_local_engine_eval_report(full_index, tmp_path):
 
 
 REAL_DEV = DEFAULT_CASES.parent / "real_dev.jsonl"
-# Issue #12: share of real_dev answers that are right as a founder judges them (eval/README.md,
-# "Correct"), extractive engine. Measured 10/41 before the question plan, 15/41 after, 18/41 after the
-# second pass (similarity-chosen sentences, context-aware guard and intent); the gate sits
-# at the level reached so that it can only go up.
-REAL_DEV_GATE = 18 / 41
+REAL_DEV2 = DEFAULT_CASES.parent / "real_dev2.jsonl"
+# Issue #12: share of answers that are right as a founder judges them (eval/README.md, "Correct"),
+# extractive engine, on the two tuning sets of real questions. real_dev: 10/41 before the question
+# plan, 15/41 after, 18/41 after the second pass, 19/41 after the fourth. real_dev2 (the first held-out
+# set, 12/41 when measured once; a tuning set since the fourth pass): 17/41. Each gate sits at the level
+# reached so that it can only go up.
+REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 17}
 
 
-def test_real_dev_questions_reach_the_gate(full_index):
+@pytest.mark.parametrize("path", list(REAL_DEV_GATES), ids=lambda p: p.name)
+def test_real_dev_questions_reach_the_gate(full_index, path):
     settings, _ = full_index
-    report = evaluate(settings, ["extractive"], cases_path=REAL_DEV, naive=False)
+    report = evaluate(settings, ["extractive"], cases_path=path, naive=False)
     ours = report["runs"][0]
     correct = ours["aggregates"]["correct"]
     assert not report["metadata"]["skipped_cases"] and correct["n"] == 41
     wrong = [f"{r['case_id']}: {' '.join(r['answer'].split())[:120]}" for r in ours["records"] if not r["passed"]["correct"]]
-    assert correct["value"] >= REAL_DEV_GATE - 1e-9, f"correct {correct['k']}/{correct['n']}:\n" + "\n".join(wrong)
+    assert correct["k"] >= REAL_DEV_GATES[path], f"correct {correct['k']}/{correct['n']}:\n" + "\n".join(wrong)

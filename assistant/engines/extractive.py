@@ -198,17 +198,20 @@ class ExtractiveEngine:
                 numbers[c.n] = comp.cite(found, None if found.metadata.get("kind") == "factor_row" else tuple(c.highlight[0]))
         labels = {(n.key, n.option): n.label for n in plan.needs}
         answers = plan.decide_answers()
-        lines = []
+        # The recommendation first (what a founder asked for), then one line per need it rests on.
+        lines = [f"{rec.headline} (the guide's weighing of what you describe){''.join(_marks(a.markers, numbers) for a in rec.advice[:1])}"]
         for reason, (key, option) in zip(rec.reasons, answers.items()):
             label = labels.get((key, option), key)
             lines.append(f"- {label[0].upper()}{label[1:]}: {reason.text}{_marks(reason.markers, numbers)}")
-        lines.append(f"The guide's weighing: {rec.headline}{''.join(_marks(a.markers, numbers) for a in rec.advice[:1])}")
         for a in rec.advice[1:]:
             lines.append(f"{a.text}{_marks(a.markers, numbers)}")
         return lines
 
     def _advice(self, question: str, passages: list[Document], plan: QuestionPlan) -> Composition:
         comp = Composition("", {}, list(passages))
+        # Needs of its own (an ML product asking whether to move to the other stack): the recommendation for them
+        # comes first, the guide's advice on switching and choosing after it.
+        weighing = self._weighing(comp, plan) if plan.needs else []
         parts = []
         # What the passages say about the question itself first, then the guide's advice on choosing.
         for n, span, sentence in self._best_units(question, passages, limit=1, exclude_kind="factor_row"):
@@ -220,8 +223,8 @@ class ExtractiveEngine:
                 doc, span = found
                 if _sentence(doc, span) not in " ".join(parts):
                     parts.append(f"{_sentence(doc, span)} [{comp.cite(doc, span)}]")
-        if plan.needs:
-            comp.text = " ".join(parts) + "\n" + "\n".join(self._weighing(comp, plan))
+        if weighing:
+            comp.text = "\n".join(weighing) + "\n" + " ".join(parts)
             return comp
         rows = {d.metadata.get("factor"): d for d in list(passages) + self._library if d.metadata.get("kind") == "factor_row"}
         pulls = []
