@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from collections.abc import Iterator
 
 from langchain_core.documents import Document
@@ -103,6 +104,14 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
             return None
         return _prepare(engine, x["standalone"], x["retrieved"]["docs"], x["plan"])
 
+    def cover(x: dict) -> QuestionPlan | None:
+        """The plan, plus the names the guard found nowhere in the corpus as what the answer must say
+        the guide does not cover."""
+        plan: QuestionPlan | None = x["plan"]
+        if plan is not None and x["verdict"].uncovered:
+            plan = replace(plan, uncovered=(*plan.uncovered, *x["verdict"].uncovered))
+        return plan
+
     checker = Checker(planner.embed) if planner is not None else None  # the retrieval model's encoder, not a second one
 
     def generate(stream: Iterator[dict]) -> Iterator[dict]:
@@ -118,6 +127,7 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
         | RunnablePassthrough.assign(retrieved=RunnableLambda(retrieve)).with_config(run_name="retrieve")
         | RunnablePassthrough.assign(context=RunnableLambda(lambda x: format_passages(x["retrieved"]["docs"]))).with_config(run_name="number")
         | RunnablePassthrough.assign(verdict=RunnableLambda(guard)).with_config(run_name="guard")
+        | RunnablePassthrough.assign(plan=RunnableLambda(cover)).with_config(run_name="cover")
         | RunnablePassthrough.assign(prompt=RunnableLambda(prompt)).with_config(run_name="prompt")
     )
     return (prepare | RunnableGenerator(generate).with_config(run_name="generate")).with_config(run_name="answer")

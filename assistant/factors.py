@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 WINNERS = ("Node.js", "Python", "Tie")
 # The two stacks' names as founders write them.
-STACK_NAMES = re.compile(r"\b(?:node\.?js|node|python)\b", re.I)
+STACK_NAMES = re.compile(r"\b(?:node(?:\.|\s|-)?js|node|python)\b", re.I)  # "node js" too: its "js" is no factor
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,12 @@ _SIDES = (
 # for a name.
 _OTHERS_CI = re.compile(
     r"\b(?:golang|go\s*lang|rust|java(?!script)|kotlin|scala|php|laravel|symfony|ruby|rails|elixir|phoenix|erlang|"
-    r"\.net|asp\.net|spring boot|mongo(?:db)?|postgres(?:ql)?|mysql|redis|kafka|rabbitmq|kubernetes|"
-    r"flutter|julia|perl|haskell|clojure|dotnet|deno|bun|heroku|vercel|netlify|aws|azure|gcp|google cloud)(?![\w#])", re.I)
+    r"\.net|asp\.net|spring boot|flutter|julia|perl|haskell|clojure|dotnet|deno|bun)(?![\w#])", re.I)
+# Technologies that sit beside a backend stack rather than replace it (databases, queues, hosting): named
+# with a stack they are a part of the question the guide does not cover; weighed on their own, all of it.
+_COMPLEMENTS = re.compile(
+    r"\b(?:mongo(?:db)?|postgres(?:ql)?|mysql|redis|kafka|rabbitmq|kubernetes|heroku|vercel|netlify|aws|azure|gcp|"
+    r"google cloud|app ?engine|graphql|firebase|supabase)(?![\w#])", re.I)
 _OTHERS_CASED = re.compile(r"(?<![\w.])(?:Go|GO|R|C\+\+|C#)(?![\w+#])(?!\s+(?:with|for|ahead|back|to|through)\b)")
 # After a verb of choosing ("picked Go for its speed"), "Go for" names the language, not the idiom.
 _GO_CHOSEN = re.compile(r"\b(?:choos(?:e|ing)|chosen?|pick(?:ed|ing)?|using|adopt(?:ed|ing)?)\s+(Go)(?![\w+#])")
@@ -60,7 +64,9 @@ _GO_CHOSEN = re.compile(r"\b(?:choos(?:e|ing)|chosen?|pick(?:ed|ing)?|using|adop
 def _team(people: str, knows: str, extra: str = "") -> re.Pattern:
     """A team that writes one language: "<people> developers/team…", or "our team knows <knows>"."""
     return re.compile(rf"\b(?:{people})\s+(?:dev(?:eloper)?s|engineers|team|people|folks)\b{extra}"
-                      rf"|\b(?:team|we|developers|engineers|devs)\b[^.?!]{{0,40}}\b(?:know|write|use|are good at|experts? in)\s+(?:{knows})", re.I)
+                      rf"|\b(?:team|we|developers|engineers|devs)\b[^.?!]{{0,40}}\b(?:know|write|are good at|experts? in)\s+(?:{knows})"
+                      # "use" only with the team as its subject ("we use Django"), not advice that others gave to use one
+                      rf"|\b(?:we|our team|the team)\s+(?:already\s+|mostly\s+|all\s+)?use\s+(?:{knows})", re.I)
 
 
 # Needs and traits, as answers to the Decide tab's questions (question key, option label). The words
@@ -101,6 +107,10 @@ _CODE_REQUEST = re.compile(r"\b(?:demonstrate|show (?:me )?(?:the )?code|code (?
 # A personal learning path ("should I learn X?") is a career question, not a stack choice for a product.
 _LEARNING_PATH = re.compile(r"\b(?:should|do|would|must|shall)\s+I\s+(?:learn|study|pick up)\b", re.I)
 _COMPARATIVE = re.compile(r"\b(?:better|best|worse|worst|vs\.?|versus|wins?|winner|sooner|quicker|easier|harder|safer|stronger|weaker)\b", re.I)
+# "Why <one stack>?": the question asks for the reasons to choose it. The stack must follow "why" closely
+# ("why Node?", "why would you use Django for the backend?", "why python backend?").
+_WHY_STACK = re.compile(r"^\W*(?:(?:but|so|and|then|ok(?:ay)?)\W+)?why\s+(?:(?:would|should|do|does|did|to)\s+(?:(?:you|we|i|people|anyone|one|it)\s+)?)?"
+                        r"(?:(?:use|using|choose|choosing|pick|picking|prefer|go with|build with)\s+)?(?:a\s+|the\s+)?$", re.I)
 _WHICH = re.compile(r"(?:^|[.?!,;:(]\s*|\b(?:and|but|so|or|then)\s+)which\b", re.I)  # asking "which …?", not "libraries which are …"
 _PAST_DECISION = re.compile(r"\bwhy did\b[^?]{0,60}\b(?:move|switch|migrate|abandon|adopt|choose|rewrite|port)\w*", re.I)
 
@@ -129,11 +139,19 @@ class QuestionPlan:
     uncovered: tuple[str, ...] = ()  # what of the question the guide does not cover (partly covered)
     has_pmf: bool = False
     scores: dict[str, float] = field(default_factory=dict)
+    # "Why Python?" / "why would we use Node for the backend?": the stack whose reasons to choose it (the
+    # guide's "When to choose <stack>" signals) answer the question; "" otherwise.
+    reasons_for: str = ""
 
     @property
     def weighs(self) -> bool:
         """Does the answer weigh the stacks (a verdict or a recommendation)?"""
         return self.intent in ("choose", "scenario", "advice")
+
+    @property
+    def about_the_stacks(self) -> bool:
+        """Both stacks named, or one with a need or factor of the guide (see `_about_the_stacks`)."""
+        return _about_the_stacks(self.stacks, self.needs, self.factors)
 
     @property
     def out_of_scope(self) -> bool:
@@ -224,6 +242,12 @@ class Planner:
         if _LEARNING_PATH.search(question) and not factors:
             intent, confidence = "out_of_scope", 1.0
         uncovered: list[str] = []
+        beside = _complements(question)
+        if beside:
+            if _about_the_stacks(stacks, needs, factors):
+                uncovered.extend(beside)
+            else:
+                intent, confidence, others = "out_of_scope", 1.0, (*others, *beside)
         if others:
             if len(stacks) < 2:
                 # The guide compares Node.js with Python; a question weighing another technology against
@@ -238,11 +262,14 @@ class Planner:
                 uncovered.append("code or step-by-step instructions")
             if _PAST_DECISION.search(question):
                 uncovered.append("the history or internal reasons behind that decision")
+        reasons_for = _reasons_for(question) if intent != "out_of_scope" and not others else ""
+        if reasons_for:
+            intent, confidence = "list", 1.0
         weighs = intent in ("choose", "scenario", "advice")
         topic = topic_query(question) if weighs and weighs_stacks(question) else question
         return QuestionPlan(question=question, intent=intent, confidence=round(confidence, 3), topic=topic,
                             factors=factors, needs=needs, stacks=stacks, others=others, uncovered=tuple(uncovered),
-                            has_pmf=bool(_PMF.search(question)) and not _NO_PMF.search(question),
+                            has_pmf=bool(_PMF.search(question)) and not _NO_PMF.search(question), reasons_for=reasons_for,
                             scores={k: round(v, 3) for k, v in scores.items()})
 
 
@@ -275,6 +302,32 @@ def _topic_words(question: str) -> list[str]:
 
 def _names_both(question: str) -> bool:
     return all(pattern.search(question) for _, pattern in _SIDES)
+
+
+def _about_the_stacks(stacks: tuple[str, ...], needs: tuple, factors: tuple) -> bool:
+    """Is the question about the comparison itself, beyond naming something the guide does not cover?
+    Both stacks, or one with a need or factor of the guide ("a Node.js rewrite to share code with React,
+    on PostgreSQL"), not one stack as the setting of another subject ("a PostgreSQL ORM for Node.js")."""
+    return len(stacks) == 2 or bool(stacks) and bool(needs or factors)
+
+
+def _reasons_for(question: str) -> str:
+    """The stack a "why <stack>?" question asks the reasons for (see `_WHY_STACK`); "" when it is not one."""
+    for sentence in _sentences(asking_part(question) or question)[:2]:
+        named = [(side, m) for side, pattern in _SIDES if (m := pattern.search(sentence))]
+        if len(named) == 1:  # the sentence asks about one stack (context may name the other)
+            side, m = named[0]
+            if _WHY_STACK.match(sentence[:m.start()]) and len(sentence[m.end():].split()) <= 6:
+                return side
+    return ""
+
+
+def _complements(question: str) -> tuple[str, ...]:
+    seen: list[str] = []
+    for m in _COMPLEMENTS.finditer(question):
+        if m.group().lower() not in (s.lower() for s in seen):
+            seen.append(m.group())
+    return tuple(seen)
 
 
 def _others(question: str) -> tuple[str, ...]:

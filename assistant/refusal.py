@@ -53,6 +53,9 @@ class Verdict:
     coverage: float
     unknown_terms: tuple[str, ...]
     reason: str
+    # Names the corpus never mentions in a question that is otherwise about a stack: answered, and the
+    # answer says the guide does not cover them (assistant/chain.py adds them to the plan's `uncovered`).
+    uncovered: tuple[str, ...] = ()
 
 
 def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[str, float], min_relevance: float,
@@ -76,13 +79,18 @@ def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[s
         unknown = tuple(u for u in unknown if not side_of(u))
     if plan is not None and plan.uncovered:
         unknown = ()  # named, and said to be uncovered in the answer, which answers the rest
+    uncovered: tuple[str, ...] = ()
+    if unknown and plan is not None and plan.about_the_stacks and not plan.out_of_scope:
+        # "Harden our Express app with <a package the docs never name>?" is about Node.js security; the
+        # name is the part the guide does not cover, not a reason to refuse the rest.
+        unknown, uncovered = (), unknown
     if unknown:
         return Verdict(True, best, cov, unknown, f"the corpus never mentions {', '.join(unknown)}")
     if best < min_relevance and cov < min_coverage and second_look is not None:
         best = max(best, second_look())
     if best < min_relevance and cov < min_coverage:
         return Verdict(True, best, cov, unknown, f"best passage similarity {best:.2f} < {min_relevance:.2f} and term coverage {cov:.2f} < {min_coverage:.2f}")
-    return Verdict(False, best, cov, unknown, "")
+    return Verdict(False, best, cov, unknown, "", uncovered)
 
 
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:

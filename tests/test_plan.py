@@ -46,3 +46,39 @@ def test_the_cpu_verdict_cites_the_prose_that_contradicts_it(assistant):
     ans = assistant.ask("Is Python quicker than Node.js at heavy computation?")
     assert "Python wins on Performance (CPU)" in ans.text and "can be meaningfully slower than Node.js" in ans.text
     assert len({c.chunk_id for c in ans.citations}) >= 2
+
+
+def test_a_database_beside_a_stack_is_the_uncovered_part_but_alone_is_out_of_scope(planner):
+    beside = planner.plan("We want to share code with our React app: is a Node.js backend on MySQL a good idea?")
+    assert beside.intent != "out_of_scope" and beside.uncovered == ("MySQL",)
+    alone = planner.plan("Should we store user events in Redis or in MySQL?")
+    assert alone.intent == "out_of_scope" and set(alone.others) == {"Redis", "MySQL"}
+    setting = planner.plan("Which MySQL driver is quickest for Node.js?")  # one stack as the setting of another subject
+    assert setting.intent == "out_of_scope"
+
+
+def test_why_one_stack_asks_for_the_reasons_to_choose_it(planner, assistant):
+    assert planner.plan("why django for an api?").reasons_for == "Python"
+    assert planner.plan("So why would we use Node?").reasons_for == "Node.js"
+    assert planner.plan("Why is Node.js single-threaded?").reasons_for == ""  # an explanation, not reasons
+    assert planner.plan("Why pick Python over Node.js?").reasons_for == ""  # weighs both
+    answer = assistant.ask("why django for an api?", llm="extractive")
+    assert answer.text.startswith('From "When to choose Python"') and answer.citations
+    assert "AI, ML, or LLM features are central to your product" in answer.text
+
+
+def test_a_code_identifier_the_docs_never_name_does_not_refuse(assistant):
+    # A setting or exception name is a detail of a covered subject (Django's async mode), not a new subject.
+    answer = assistant.ask("My async views raise SynchronousOnlyError when SOME_CUSTOM_SETTING is on: why?", llm="extractive")
+    assert not answer.refused and answer.citations
+
+
+def test_an_unknown_name_beside_both_stacks_is_said_to_be_uncovered(assistant):
+    answer = assistant.ask("Node.js or Python for a chat product built on Zorblatt?", llm="extractive")
+    assert not answer.refused and answer.text.startswith("The guide does not cover Zorblatt.")
+    alone = assistant.ask("How do I configure Zorblatt for a Node.js app?", llm="extractive")
+    assert alone.refused  # one stack as the setting of an unknown subject: nothing of the guide is asked
+
+
+def test_a_personal_learning_path_is_out_of_scope(planner):
+    assert planner.plan("Should I learn Node.js next, given I already write Flask apps?").intent == "out_of_scope"

@@ -116,6 +116,16 @@ class ExtractiveEngine:
         return comp
 
     def _answer(self, question: str, passages: list[Document], plan: QuestionPlan | None, intent: str) -> Composition:
+        if plan is not None and plan.reasons_for:  # "why Python?": the guide's signals for choosing it
+            section = f"When to choose {plan.reasons_for}"
+            found = next((d for d in [*passages, *self._library] if d.metadata.get("section") == section
+                          and d.metadata.get("primary")), None)
+            if found is not None:
+                at = next((i for i, d in enumerate(passages) if d is found), None)
+                if at is None:
+                    passages.append(found)
+                    at = len(passages) - 1
+                return self._list_answer(passages, at)
         if intent in ("list", "choose", "fact", "advice") and ASKS_FOR_LIST.search(question):  # the guide's list, not one row
             listed, overlap = self._list_passage(question, passages[:3])
             if listed is not None and overlap:
