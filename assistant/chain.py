@@ -158,6 +158,7 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
         yield {"answer": _finish(Answer(text=text, refused=True, timings=timings, **base), x["t0"], x["t0"])}
         return
     prompt: EnginePrompt = x["prompt"]
+    yield {"prompt": prompt}  # what the [n] of the tokens that follow name (a stopped answer keeps its sources)
     notice = None
     first = None
     removed: list[str] = []  # sentences of the LLM answer no shown passage supports (kept on the Answer when it falls back too)
@@ -197,6 +198,7 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
             notice = f"The {engine.spec} answer {why}, so this is the extractive answer instead."
         yield {"reset": notice}
         prompt = _prepare(fallback, x["standalone"], passages, x["plan"])
+        yield {"prompt": prompt}
     writer = engine if notice is None else fallback
     raw = ""
     for piece in writer.write(prompt):
@@ -246,6 +248,16 @@ def _prepare(engine: Engine, question: str, passages: list[Document], plan: Ques
 def parse_and_validate(raw: str, n_passages: int) -> tuple[str, list[int], list[int]]:
     """Parse [n] markers; keep only those naming a passage 1..n_passages."""
     return validate_citations(raw, set(range(1, n_passages + 1)))
+
+
+def partial_answer(question: str, text: str, prompt: EnginePrompt | None, engine: str) -> Answer:
+    """The Answer of an answer cut short (the user stopped it): the text written so far, citing the
+    passages of `prompt` (the stream's last `prompt` event) that its [n] markers name."""
+    shown = prompt.shown if prompt is not None else []
+    text, valid, invalid = parse_and_validate(text, len(shown))
+    return Answer(question=question, standalone_question=prompt.question if prompt else question, text=text,
+                  citations=[_citation(n, shown[n - 1], prompt.highlight(n)) for n in valid],
+                  invalid_citations=invalid, engine=engine)
 
 
 def _citation(n: int, doc: Document, highlight: list[tuple[int, int]] | None) -> Citation:

@@ -15,7 +15,6 @@ its text so far, marked stopped, with the sources that text cites.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import copy
 import logging
 import threading
@@ -172,9 +171,12 @@ def respond(runtime: Runtime, message: str, turns: list[dict] | None, engine: st
     try:
         assistant = runtime.get()
         lock = runtime.llm_lock(spec) if spec.startswith("local") else contextlib.nullcontext()
-        events = watching_prompt(lambda: assistant.stream(question, history_of(turns[:-1]), llm=spec), live)
+        events = assistant.stream(question, history_of(turns[:-1]), llm=spec)
         with lock, contextlib.closing(events):
             for event in events:
+                if "prompt" in event:  # what the [n] of the coming tokens name
+                    live.prompt = event["prompt"]
+                    continue
                 if "token" in event:
                     turn["text"] += event["token"]
                 elif "reset" in event:
@@ -226,47 +228,17 @@ class Live:
             return self.result
 
 
-def watching_prompt(make_events: Callable[[], Iterator[dict]], live: Live) -> Iterator[dict]:
-    """`make_events()`'s chain events, with the engine's prompt kept in `live.prompt` (a stopped
-    answer's [n] name its passages). A LangChain callback sees the chain's `prompt` step return it;
-    it rides LangChain's context config, set in a context of our own that every step runs in, so
-    `Assistant.stream` is called as everywhere else (tests count answers there)."""
-    from langchain_core.callbacks import BaseCallbackHandler
-    from langchain_core.runnables.config import var_child_runnable_config
-
-    class PromptSeen(BaseCallbackHandler):
-        def on_chain_end(self, outputs, **_kw) -> None:
-            if isinstance(outputs, EnginePrompt):
-                live.prompt = outputs
-
-    ctx = contextvars.copy_context()
-    ctx.run(var_child_runnable_config.set, {"callbacks": [PromptSeen()]})
-    events = ctx.run(make_events)
-    with contextlib.closing(events):
-        while True:
-            try:
-                event = ctx.run(next, events)
-            except StopIteration:
-                return
-            yield event
-
-
 def stopped_turns(live: Live) -> list[dict]:
     """A copy of the live turns with the last one ended as stopped: its text so far, marked, with an
     Answer citing the passages that text names (so its sources show and it saves like any turn).
     A turn that already ended (answered or failed) is kept as it is."""
-    from ..chain import _citation, parse_and_validate  # the chain's own Citation builder; loaded with the chain
+    from ..chain import partial_answer  # loaded with the chain
 
     turns = copy.deepcopy(live.turns)
     if not turns or turns[-1].get("answer") or turns[-1].get("error"):
         return turns
     turn = turns[-1]
-    prompt = live.prompt
-    shown = prompt.shown if prompt is not None else []
-    text, valid, invalid = parse_and_validate(turn["text"], len(shown))
-    answer = Answer(question=turn["question"], standalone_question=prompt.question if prompt else turn["question"],
-                    text=text, citations=[_citation(n, shown[n - 1], prompt.highlight(n)) for n in valid],
-                    invalid_citations=invalid, engine=turn["engine"])
+    answer = partial_answer(turn["question"], turn["text"], live.prompt, turn["engine"])
     answer = renumber(answer)
     turn.update(text=answer.text, stopped=True, answer=answer.model_dump(mode="json"))
     return turns
