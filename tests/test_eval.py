@@ -97,12 +97,14 @@ def test_local_engine_eval_report(full_index, tmp_path):
 
 REAL_DEV = DEFAULT_CASES.parent / "real_dev.jsonl"
 REAL_DEV2 = DEFAULT_CASES.parent / "real_dev2.jsonl"
+REAL_DEV3 = DEFAULT_CASES.parent / "real_dev3.jsonl"
 # Issue #12: share of answers that are right as a founder judges them (eval/README.md, "Correct"),
 # extractive engine, on the two tuning sets of real questions. real_dev: 10/41 before the question
 # plan, 15/41 after, 18/41 after the second pass, 19/41 after the fourth. real_dev2 (the first held-out
-# set, 12/41 when measured once; a tuning set since the fourth pass): 17/41. Each gate sits at the level
-# reached so that it can only go up.
-REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 17}
+# set, 12/41 when measured once; a tuning set since the fourth pass): 17/41. real_dev3 (the second
+# held-out set, 15/52 when measured once; a tuning set since the fifth pass): 17/52. Each gate sits at the
+# level reached so that it can only go up.
+REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 17, REAL_DEV3: 17}
 
 
 @pytest.mark.parametrize("path", list(REAL_DEV_GATES), ids=lambda p: p.name)
@@ -111,6 +113,7 @@ def test_real_dev_questions_reach_the_gate(full_index, path):
     report = evaluate(settings, ["extractive"], cases_path=path, naive=False)
     ours = report["runs"][0]
     correct = ours["aggregates"]["correct"]
-    assert not report["metadata"]["skipped_cases"] and correct["n"] == 41
+    cases = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    assert not report["metadata"]["skipped_cases"] and correct["n"] == cases
     wrong = [f"{r['case_id']}: {' '.join(r['answer'].split())[:120]}" for r in ours["records"] if not r["passed"]["correct"]]
     assert correct["k"] >= REAL_DEV_GATES[path], f"correct {correct['k']}/{correct['n']}:\n" + "\n".join(wrong)
