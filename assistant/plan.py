@@ -111,6 +111,8 @@ _COMPARATIVE = re.compile(r"\b(?:better|best|worse|worst|vs\.?|versus|wins?|winn
 # ("why Node?", "why would you use Django for the backend?", "why python backend?").
 _WHY_STACK = re.compile(r"^\W*(?:(?:but|so|and|then|ok(?:ay)?)\W+)?why\s+(?:(?:would|should|do|does|did|to)\s+(?:(?:you|we|i|people|anyone|one|it)\s+)?)?"
                         r"(?:(?:use|using|choose|choosing|pick|picking|prefer|go with|build with)\s+)?(?:a\s+|the\s+)?$", re.I)
+_FIGURE = re.compile(r"\bhow (?:many|much)\b|\bwhat(?:'s| is| are) the (?:size|number|limit|maximum|max|default|cost|price)\b|"
+                     r"\bmaximum number\b", re.I)
 _WHICH = re.compile(r"(?:^|[.?!,;:(]\s*|\b(?:and|but|so|or|then)\s+)which\b", re.I)  # asking "which …?", not "libraries which are …"
 _PAST_DECISION = re.compile(r"\bwhy did\b[^?]{0,60}\b(?:move|switch|migrate|abandon|adopt|choose|rewrite|port)\w*", re.I)
 
@@ -142,6 +144,7 @@ class QuestionPlan:
     # "Why Python?" / "why would we use Node for the backend?": the stack whose reasons to choose it (the
     # guide's "When to choose <stack>" signals) answer the question; "" otherwise.
     reasons_for: str = ""
+    asks_figure: bool = False  # "how many …?", "what is the size of …?": a number answers it
 
     @property
     def weighs(self) -> bool:
@@ -270,6 +273,7 @@ class Planner:
         return QuestionPlan(question=question, intent=intent, confidence=round(confidence, 3), topic=topic,
                             factors=factors, needs=needs, stacks=stacks, others=others, uncovered=tuple(uncovered),
                             has_pmf=bool(_PMF.search(question)) and not _NO_PMF.search(question), reasons_for=reasons_for,
+                            asks_figure=bool(_FIGURE.search(question)),
                             scores={k: round(v, 3) for k, v in scores.items()})
 
 

@@ -82,3 +82,11 @@ def test_an_unknown_name_beside_both_stacks_is_said_to_be_uncovered(assistant):
 
 def test_a_personal_learning_path_is_out_of_scope(planner):
     assert planner.plan("Should I learn Node.js next, given I already write Flask apps?").intent == "out_of_scope"
+
+
+def test_a_figure_the_sources_do_not_give_is_said_to_be_uncovered(assistant):
+    # The docs describe Node's Worker Pool as "k Workers" and give no default size.
+    answer = assistant.ask("How many threads does the Node.js worker pool have by default?", llm="extractive")
+    assert answer.text.startswith("The guide does not cover the figure asked for.") and answer.citations
+    fact = assistant.ask("How much faster did LinkedIn's mobile backend get on Node.js?", llm="extractive")
+    assert "does not cover" not in fact.text and any(ch.isdigit() for ch in fact.text)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.documents import Document
 
+from ..citations import MARKER
 from ..decide import PMF_KEY, TEAM_KEY, locate, product_pulls, recommend
 from ..plan import QuestionPlan
 from ..question import ASKS_FOR_LIST, INJECTION, weighs_stacks
@@ -27,6 +28,7 @@ from ..text import sentence_spans, terms, tokens
 from .base import EnginePrompt
 
 _LIST_LINES = 16  # lines of a list answer at most
+_FIGURE_IN = re.compile(r"\d")  # a quoted sentence that gives a figure has a digit ("k Workers" gives none)
 # With an encoder, a sentence's score is its cosine similarity to the question plus this share of the
 # question's IDF weight it shares (the rare words a question names still count).
 LEXICAL_SHARE = 1.0
@@ -111,8 +113,11 @@ class ExtractiveEngine:
             return Composition("The guide doesn't cover that.")
         intent = plan.intent if plan else ("choose" if weighs_stacks(question) else "fact")
         comp = self._answer(question, list(passages), plan, intent)
-        if plan and plan.uncovered:
-            comp.text = f"The guide does not cover {_join(plan.uncovered)}. What it does say: {comp.text}"
+        uncovered = plan.uncovered if plan else ()
+        if plan and plan.asks_figure and not _FIGURE_IN.search(MARKER.sub("", comp.text)):
+            uncovered = (*uncovered, "the figure asked for")  # quoted sentences without a number do not give it
+        if uncovered:
+            comp.text = f"The guide does not cover {_join(uncovered)}. What it does say: {comp.text}"
         return comp
 
     def _answer(self, question: str, passages: list[Document], plan: QuestionPlan | None, intent: str) -> Composition:
