@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     min_coverage: float = Field(DEFAULT_MIN_COVERAGE, description="Refuse when similarity is low AND less than this IDF-weighted share of the question's terms occur in the corpus.")
 
     # Answering
-    llm: str | None = Field(None, description="Engine spec: extractive, local[:name|path], openai[:model], ollama[:model]. Default: local if installed, else extractive.")
+    llm: str | None = Field(None, description="Engine spec: extractive, local[:name|path], openai[:model], ollama[:model]. Default: extractive (see engines.DEFAULT_ENGINE).")
     max_question_chars: int = Field(4000, ge=1, description="Longer questions are rejected with a message.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM call is abandoned (then the extractive fallback answers).")
     llm_max_retries: int = Field(1, ge=0, le=5, description="Retries for hosted LLM calls.")
