@@ -376,8 +376,9 @@ def write_all(results: dict, out_dir: Path, markdown_path: Path) -> dict:
 
     cold = section(results["coldstart"]) if "coldstart" in results else (existing_section(markdown_path) or "")
     text = markdown(results, chart_rel, _load_test_section(markdown_path), cold)
-    builds = _kept_section(markdown_path, "llama.cpp builds")  # written by hand from bench/llama_build.py runs
-    if builds:
-        text = text.rstrip() + "\n\n" + builds
+    # Written by hand: bench/llama_build.py runs, and the model comparison of eval/models.md.
+    for kept in (_kept_section(markdown_path, "llama.cpp builds"), _kept_section(markdown_path, "Models")):
+        if kept:
+            text = text.rstrip() + "\n\n" + kept
     markdown_path.write_text(text, encoding="utf-8")
     return {"results": str(results_path), "chart": str(chart_path) if has_chart else None, "markdown": str(markdown_path)}

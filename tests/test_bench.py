@@ -92,9 +92,12 @@ def test_report_renders_llm_startup_and_peer_rows(tmp_path):
     results["targets"] = targets.check(results)
     names = {t["name"] for t in results["targets"]}
     assert "Local 1.5B time to first token" in names and "UI ready (process start to HTTP 200, with an index)" in names
+    # Sections written by hand (llama.cpp builds, the model comparison) survive a regenerated report.
+    (tmp_path / "BENCHMARKS.md").write_text("# old\n\n## llama.cpp builds\nbuild table\n\n## Models\nmodel table\n")
     paths = report.write_all(results, tmp_path, tmp_path / "BENCHMARKS.md")
     text = Path(paths["markdown"]).read_text()
     assert "local:qwen-1.5b" in text and "not installed" in text and "naive" in text and "## Load test" in text
+    assert "## llama.cpp builds\nbuild table" in text and "## Models\nmodel table" in text
     assert paths["chart"] is None  # no scale rows, no chart
 
 
