@@ -102,9 +102,10 @@ REAL_DEV3 = DEFAULT_CASES.parent / "real_dev3.jsonl"
 # extractive engine, on the two tuning sets of real questions. real_dev: 10/41 before the question
 # plan, 15/41 after, 18/41 after the second pass, 19/41 after the fourth. real_dev2 (the first held-out
 # set, 12/41 when measured once; a tuning set since the fourth pass): 18/41. real_dev3 (the second
-# held-out set, 15/52 when measured once; a tuning set since the fifth pass): 17/52. Each gate sits at the
-# level reached so that it can only go up.
-REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 18, REAL_DEV3: 17}
+# held-out set, 15/52 when measured once; a tuning set since the fifth pass): 16/52 (17/52 with a looser
+# not-covered rule that a fresh held-out set showed answering more out-of-scope questions; eval/README.md).
+# Each gate sits at the level reached so that it can only go up.
+REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 18, REAL_DEV3: 16}
 
 
 @pytest.mark.parametrize("path", list(REAL_DEV_GATES), ids=lambda p: p.name)

@@ -49,8 +49,10 @@ def test_the_cpu_verdict_cites_the_prose_that_contradicts_it(assistant):
 
 
 def test_a_database_beside_a_stack_is_the_uncovered_part_but_alone_is_out_of_scope(planner):
-    beside = planner.plan("We want to share code with our React app: is a Node.js backend on MySQL a good idea?")
+    beside = planner.plan("We want to share code with our React app: Node.js or Python for a backend on MySQL?")
     assert beside.intent != "out_of_scope" and beside.uncovered == ("MySQL",)
+    one = planner.plan("We want to share code with our React app: is a Node.js backend on MySQL a good idea?")
+    assert one.intent == "out_of_scope"  # one stack beside another technology: about that technology
     alone = planner.plan("Should we store user events in Redis or in MySQL?")
     assert alone.intent == "out_of_scope" and set(alone.others) == {"Redis", "MySQL"}
     setting = planner.plan("Which MySQL driver is quickest for Node.js?")  # one stack as the setting of another subject
