@@ -311,7 +311,7 @@ def _names_both(question: str) -> bool:
 def _about_the_stacks(stacks: tuple[str, ...]) -> bool:
     """Is the question about the comparison itself, beyond naming something the guide does not cover?
     Only when it names both stacks: one stack beside another technology is usually a question about
-    that technology ("a PostgreSQL ORM for Node.js", "Socket.io on Redis"). Also counting one stack with
+    that technology (a PostgreSQL ORM for Node.js; a Redis setup for Django). Also counting one stack with
     a need or factor of the guide answered 2 more dev questions but 2 more out-of-scope questions of a
     fresh held-out set (eval/README.md, fifth pass), so it was narrowed back."""
     return len(stacks) == 2
