@@ -176,8 +176,15 @@ def _citation(doc: Document, span: tuple[int, int] | None) -> Citation:
                     python_cell=m.get("python_cell", ""))
 
 
-def recommend(answers: dict[str, str | None], docs: list[Document], *, has_pmf: bool = False) -> Recommendation:
-    """Score the answers (question key -> option label) and cite every reason from `docs` (the index)."""
+# How a headline names what was weighed: the Decide tab's form answers, or what a chat question describes.
+_WEIGHED = {False: ("your answers", "favour", "Your answers split"), True: ("what you describe", "favours", "What you describe splits")}
+
+
+def recommend(answers: dict[str, str | None], docs: list[Document], *, has_pmf: bool = False,
+              described: bool = False) -> Recommendation:
+    """Score the answers (question key -> option label) and cite every reason from `docs` (the index).
+    `described`: the answers were read from a chat question, not picked in the Decide tab's form."""
+    weighed, favour, split = _WEIGHED[described]
     citer = _Citer(docs)
     reasons: list[Reason] = []
     score = {NODE: 0.0, PYTHON: 0.0}
@@ -199,7 +206,7 @@ def recommend(answers: dict[str, str | None], docs: list[Document], *, has_pmf: 
     advice: list[Reason] = []
     if node == 0 and py == 0:
         verdict = "Either"
-        headline = "Nothing in your answers pulls either way: use whatever your team is already excellent at."
+        headline = f"Nothing in {weighed} pulls either way: use whatever your team is already excellent at."
         advice.append(citer.cite(headline, "", (TEAM_KEY,)))
     elif strong_both and has_pmf:
         verdict = "Both"
@@ -210,7 +217,7 @@ def recommend(answers: dict[str, str | None], docs: list[Document], *, has_pmf: 
     elif strong_both:
         verdict = lead or "Both"
         headline = (f"{lead} first; add {other} later, when a specific problem demands it." if lead else
-                    "Your answers split evenly: pick the stack your team knows, ship, and add the other later.")
+                    f"{split} evenly: pick the stack your team knows, ship, and add the other later.")
         advice.append(citer.cite("Many startups end up running both, Node.js for real-time traffic and Python for ML and data.",
                                  "", (BOTH_KEY,)))
         advice.append(citer.cite("Before product-market fit, avoid premature complexity: pick one and ship.", "",
@@ -222,7 +229,7 @@ def recommend(answers: dict[str, str | None], docs: list[Document], *, has_pmf: 
         advice.append(citer.cite("The best technology is the one your team can move fast with.", "", (TEAM_KEY,)))
     else:
         verdict = lead
-        headline = f"{lead}: your answers favour it {_fmt(score[lead])} to {_fmt(score[other])}."
+        headline = f"{lead}: {weighed} {favour} it {_fmt(score[lead])} to {_fmt(score[other])}."
         if score[other] >= 1:
             advice.append(citer.cite(f"If {other}'s strengths become essential later, you can introduce it then; "
                                      "before product-market fit, pick one and ship.", "", (PMF_KEY, LATER_KEY)))

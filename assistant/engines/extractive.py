@@ -205,7 +205,7 @@ class ExtractiveEngine:
     def _weighing(self, comp: Composition, plan: QuestionPlan) -> list[str]:
         """Decide's recommendation for the plan's needs: one cited line per need, then its headline and advice."""
         docs = self._library or comp.shown
-        rec = recommend(plan.decide_answers(), docs, has_pmf=plan.has_pmf)
+        rec = recommend(plan.decide_answers(), docs, has_pmf=plan.has_pmf, described=True)
         numbers = {}
         for c in rec.citations:
             found = next((d for d in docs if d.metadata.get("chunk_id") == c.chunk_id), None)
@@ -214,7 +214,7 @@ class ExtractiveEngine:
         labels = {(n.key, n.option): n.label for n in plan.needs}
         answers = plan.decide_answers()
         # The recommendation first (what a founder asked for), then one line per need it rests on.
-        lines = [f"{rec.headline} (the guide's weighing of what you describe){''.join(_marks(a.markers, numbers) for a in rec.advice[:1])}"]
+        lines = [f"{rec.headline.rstrip('.')}, by the guide's weighing.{''.join(_marks(a.markers, numbers) for a in rec.advice[:1])}"]
         for reason, (key, option) in zip(rec.reasons, answers.items()):
             label = labels.get((key, option), key)
             lines.append(f"- {label[0].upper()}{label[1:]}: {reason.text}{_marks(reason.markers, numbers)}")
