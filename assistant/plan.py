@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from .factors import named_factors
-from .question import asking_part, topic_query, topic_words_source, weighs_stacks
+from .question import asking_part, split_sentences, topic_query, topic_words_source, weighs_stacks
 from .text import STOPWORDS
 
 Intent = Literal["choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope"]
@@ -95,14 +95,11 @@ _EXPLAIN_OPENER = re.compile(r"^\W*(?:(?:but|so|and|then|also|now|ok(?:ay)?|howe
                              r"(?:why\b|how\s+(?:does|do|is|are|can|could|would|will)\b)", re.I)
 
 
-def _asks_why(question: str) -> bool:
+def _asks_why(question: str, asking: str) -> bool:
     """Does the question ask why or how something works? The opener of the question, or of one of its
-    asking sentences when context comes first ("Node is great at I/O. But why is it poor at CPU work?")."""
-    return any(_EXPLAIN_OPENER.search(s) for s in [question, *_sentences(asking_part(question))])
+    asking sentences (`asking`) when context comes first ("Node is great at I/O. But why is it poor at CPU work?")."""
+    return any(_EXPLAIN_OPENER.search(s) for s in [question, *split_sentences(asking)])
 
-
-def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.?!])\s+|\n+", text) if s.strip()]
 _CODE_REQUEST = re.compile(r"\b(?:demonstrate|show (?:me )?(?:the )?code|code (?:sample|example)s?|step[- ]by[- ]step|tutorial)\b", re.I)
 # A personal learning path ("should I learn X?") is a career question, not a stack choice for a product.
 _LEARNING_PATH = re.compile(r"\b(?:should|do|would|must|shall)\s+I\s+(?:learn|study|pick up)\b", re.I)
@@ -226,15 +223,16 @@ class Planner:
         scores = self.intent_scores(question)
         intent = max(scores, key=scores.get)
         confidence = scores[intent]
-        if _asks_why(question) and intent in ("choose", "list", "advice", "fact") and not _names_both(question):
+        asking = asking_part(question)  # the asking sentences of a question written as context then questions
+        why = _asks_why(question, asking)
+        if why and intent in ("choose", "list", "advice", "fact") and not _names_both(question):
             intent, confidence = "explain", 1.0
         if intent == "choose" and len({n.key for n in needs}) >= 2:
             intent, confidence = "scenario", 1.0  # several needs of their own: weigh them all, not one row
         elif intent == "scenario" and len({n.key for n in needs}) < 2:
             intent = "choose"  # one need is one row of the table
-        elif intent not in ("choose", "scenario") and confidence < ADVICE_CONFIDENCE and weighs_stacks(asking_part(question) or question) \
-                and (stacks or factors or _WHICH.search(asking_part(question) or question) or _COMPARATIVE.search(question)) \
-                and not _asks_why(question):
+        elif intent not in ("choose", "scenario") and confidence < ADVICE_CONFIDENCE and weighs_stacks(asking or question) \
+                and (stacks or factors or _WHICH.search(asking or question) or _COMPARATIVE.search(question)) and not why:
             # A weighing question the classifier is unsure about gets the table's verdict; in a question
             # written as context then questions, only what it asks counts (context weighs many things).
             # Without a stack, a factor, a "which" or a comparative there is nothing for a verdict to be
@@ -265,7 +263,7 @@ class Planner:
                 uncovered.append("code or step-by-step instructions")
             if _PAST_DECISION.search(question):
                 uncovered.append("the history or internal reasons behind that decision")
-        reasons_for = _reasons_for(question) if intent != "out_of_scope" and not others else ""
+        reasons_for = _reasons_for(asking or question) if intent != "out_of_scope" and not others else ""
         if reasons_for:
             intent, confidence = "list", 1.0
         weighs = intent in ("choose", "scenario", "advice")
@@ -317,9 +315,10 @@ def _about_the_stacks(stacks: tuple[str, ...]) -> bool:
     return len(stacks) == 2
 
 
-def _reasons_for(question: str) -> str:
-    """The stack a "why <stack>?" question asks the reasons for (see `_WHY_STACK`); "" when it is not one."""
-    for sentence in _sentences(asking_part(question) or question)[:2]:
+def _reasons_for(asked: str) -> str:
+    """The stack a "why <stack>?" question asks the reasons for (see `_WHY_STACK`); "" when it is not one.
+    `asked`: the question's asking sentences (the whole question when it is one sentence)."""
+    for sentence in split_sentences(asked)[:2]:
         named = [(side, m) for side, pattern in _SIDES if (m := pattern.search(sentence))]
         if len(named) == 1:  # the sentence asks about one stack (context may name the other)
             side, m = named[0]
@@ -329,21 +328,21 @@ def _reasons_for(question: str) -> str:
 
 
 def _complements(question: str) -> tuple[str, ...]:
-    seen: list[str] = []
-    for m in _COMPLEMENTS.finditer(question):
-        if m.group().lower() not in (s.lower() for s in seen):
-            seen.append(m.group())
-    return tuple(seen)
+    return _distinct(m.group() for m in _COMPLEMENTS.finditer(question))
 
 
 def _others(question: str) -> tuple[str, ...]:
-    seen: list[str] = []
     found = [m.group() for m in [*_OTHERS_CI.finditer(question), *_OTHERS_CASED.finditer(question)]]
-    for name in found + [m.group(1) for m in _GO_CHOSEN.finditer(question)]:
+    return _distinct([*found, *(m.group(1) for m in _GO_CHOSEN.finditer(question))])
+
+
+def _distinct(names) -> tuple[str, ...]:
+    """Names in order of first mention, whitespace normalised, case-insensitively once each."""
+    seen: dict[str, str] = {}
+    for name in names:
         name = " ".join(name.split())
-        if name.lower() not in (s.lower() for s in seen):
-            seen.append(name)
-    return tuple(seen)
+        seen.setdefault(name.lower(), name)
+    return tuple(seen.values())
 
 
 def train_softmax(x: np.ndarray, y: np.ndarray, classes: int, *, l2: float = 1e-3, steps: int = 400,

@@ -54,11 +54,16 @@ def topic_words_source(question: str) -> str:
     return _WEIGHS.sub(" ", COMPARISON.sub(" ", question))
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences (or lines) of a question, stripped, empty ones dropped."""
+    return [s.strip() for s in re.split(r"(?<=[.?!])\s+|\n+", text) if s.strip()]
+
+
 def asking_part(question: str) -> str:
     """The sentences that ask (end in "?") of a question written as several sentences; "" when it is one
     sentence or asks nothing explicitly. A real question often gives context first ("We run X in
     production. …") and asks last; a name in the context is not what is asked about."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+|\n+", question) if s.strip()]
+    sentences = split_sentences(question)
     if len(sentences) < 2:
         return ""
     return " ".join(s for s in sentences if s.rstrip(" )\"'").endswith("?"))
