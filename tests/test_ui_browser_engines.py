@@ -4,6 +4,7 @@ instruction to the assistant (issue #16)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -23,17 +24,27 @@ LOCAL = "local:qwen-0.5b"
 BOT = '#sa-chatbot [data-testid="bot"]'
 
 
+@contextlib.contextmanager
+def serving_local_bot(assistant, **settings_update):
+    """The real app over the shared index with the local engine available: yields (url, bot); the local
+    model server (if a question started it) is stopped afterwards."""
+    require_local()
+    settings = assistant.settings.model_copy(update=settings_update)
+    bot = Assistant(settings, kb=assistant.kb)
+    try:
+        with serving(settings, Runtime(settings, bot)) as (url, _demo):
+            yield url, bot
+    finally:
+        engine = bot._engines.get(LOCAL)
+        if engine is not None:
+            engine.server.stop()
+
+
 @pytest.fixture(scope="module")
 def app_with_local(assistant, gguf_cache, tmp_path_factory):
-    require_local()
-    settings = assistant.settings.model_copy(update={"index_dir": tmp_path_factory.mktemp("ui-engines"),
-                                                     "model_cache_dir": gguf_cache, "llm_timeout": 300.0})
-    bot = Assistant(settings, kb=assistant.kb)
-    with serving(settings, Runtime(settings, bot)) as (url, _demo):
-        yield url, bot
-    engine = bot._engines.get(LOCAL)
-    if engine is not None:
-        engine.server.stop()
+    with serving_local_bot(assistant, index_dir=tmp_path_factory.mktemp("ui-engines"), model_cache_dir=gguf_cache,
+                           llm_timeout=300.0) as served:
+        yield served
 
 
 def _answer(pg, n: int, timeout: float = 300.0) -> str:

@@ -9,13 +9,9 @@ import time
 
 import pytest
 
-from assistant.service import Assistant
-from assistant.ui.runtime import Runtime
-
-from .conftest import require_local
 from .test_ui_browser import browser, page, shot, wait_ready  # noqa: F401 - fixtures and helpers
-from .test_ui_browser_engines import BOT, LOCAL, _answer, _send
-from .test_ui_http import save_artifact, serving
+from .test_ui_browser_engines import BOT, LOCAL, _answer, _send, serving_local_bot
+from .test_ui_http import save_artifact
 
 pytestmark = pytest.mark.slow
 CAP = 1024  # tokens: an answer left running would write for minutes on this CPU
@@ -24,15 +20,9 @@ LONG = "Compare Node.js and Python on every factor of the guide's table, one det
 
 @pytest.fixture(scope="module")
 def app_with_local(assistant, gguf_cache, tmp_path_factory):
-    require_local()
-    settings = assistant.settings.model_copy(update={"index_dir": tmp_path_factory.mktemp("ui-stop"), "model_cache_dir": gguf_cache,
-                                                     "llm_timeout": 600.0, "llm_max_tokens": CAP})
-    bot = Assistant(settings, kb=assistant.kb)
-    with serving(settings, Runtime(settings, bot)) as (url, _demo):
-        yield url, bot
-    engine = bot._engines.get(LOCAL)
-    if engine is not None:
-        engine.server.stop()
+    with serving_local_bot(assistant, index_dir=tmp_path_factory.mktemp("ui-stop"), model_cache_dir=gguf_cache,
+                           llm_timeout=600.0, llm_max_tokens=CAP) as served:
+        yield served
 
 
 def _cpu_seconds(pid: int) -> float:
