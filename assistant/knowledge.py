@@ -38,6 +38,7 @@ class KnowledgeBase:
     _idf: dict | None = None
     _by_id: dict | None = None
     _rows: list | None = None
+    _reranker: object = None
 
     @property
     def factor_rows(self) -> list[Document]:
@@ -52,6 +53,15 @@ class KnowledgeBase:
         if self._by_id is None:
             self._by_id = {d.metadata["chunk_id"]: d for d in self.docs}
         return self._by_id
+
+    @property
+    def reranker(self):
+        """The second-stage ranker on the index's own embedding model, one per index (its sentence vectors are cached)."""
+        if self._reranker is None:
+            from .rerank import SentenceReranker
+
+            self._reranker = SentenceReranker(self.store.embeddings.embed_documents)
+        return self._reranker
 
     @property
     def vocabulary(self) -> set[str]:

@@ -23,6 +23,7 @@ from .factors import named_factors
 from .knowledge import KnowledgeBase
 from .plan import QuestionPlan
 from .question import topic_query
+from .rerank import RERANK_DEPTH
 from .store import server_unavailable
 from .text import tokens as text_tokens
 
@@ -37,6 +38,7 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = 20
     dense_weight: float = 0.5  # BM25 gets the rest
     primary_boost: float = 1.15
+    rerank: bool = True  # the second stage (assistant/rerank.py) for intents answered by one sentence
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None) -> list[Document]:
         return self._ranked(query, topic_query(query))
@@ -46,7 +48,8 @@ class HybridRetriever(BaseRetriever):
         # An explanation ("how does the event loop …?") is the official docs' subject as much as the
         # guide's: no primary-source boost for it.
         boost = 1.0 if plan.intent == "explain" else self.primary_boost
-        return self._ranked(plan.question, plan.topic or plan.question, boost, parts=_parts(plan.question))
+        return self._ranked(plan.question, plan.topic or plan.question, boost, parts=_parts(plan.question),
+                            second_stage=self.rerank and plan.intent in SENTENCE_ANSWERED)
 
     def _fused(self, topic: str) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         """Fused, dense and BM25 scores of one search text."""
@@ -60,7 +63,7 @@ class HybridRetriever(BaseRetriever):
         return fused, dict(dense), dict(sparse)
 
     def _ranked(self, query: str, topic: str, primary_boost: float | None = None,
-                parts: list[tuple[str, float]] | None = None) -> list[Document]:
+                parts: list[tuple[str, float]] | None = None, second_stage: bool = False) -> list[Document]:
         boost = self.primary_boost if primary_boost is None else primary_boost
         fused, dense_scores, bm25_scores = self._fused(topic)
         if parts:
@@ -80,7 +83,8 @@ class HybridRetriever(BaseRetriever):
         # A question that names a factor must surface that factor's table row, first.
         rows = {d.metadata["factor"]: d.metadata["chunk_id"] for d in self.kb.factor_rows}
         top = max(fused.values(), default=1.0) * self.primary_boost
-        for i, factor in enumerate(named_factors(query, list(rows))):
+        named = named_factors(query, list(rows))
+        for i, factor in enumerate(named):
             fused[rows[factor]] = top * (1.5 - 0.01 * i)
         out = []
         for cid, score in fused.items():
@@ -93,7 +97,16 @@ class HybridRetriever(BaseRetriever):
                     "bm25_score": round(bm25_scores.get(cid, 0.0), 4), "fused_score": score}
             out.append(Document(page_content=doc.page_content, metadata=meta, id=cid))
         out.sort(key=lambda d: (-d.metadata["fused_score"], d.metadata["chunk_id"]))
+        if second_stage:
+            out = self._second_stage(query, out, pinned=len(named))
         return out[: self.k]
+
+    def _second_stage(self, query: str, ranked: list[Document], pinned: int) -> list[Document]:
+        """The first RERANK_DEPTH candidates re-ranked by their best sentence (assistant/rerank.py); the
+        factor rows the question names stay first."""
+        head, tail = ranked[pinned:RERANK_DEPTH], ranked[RERANK_DEPTH:]
+        reordered = self.kb.reranker.rerank(query, head, [d.metadata["fused_score"] for d in head])
+        return ranked[:pinned] + reordered + tail
 
     def _canonical(self, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """Map extra vectors (a factor row's prose context) to their row; keep each row's best rank."""
@@ -138,6 +151,10 @@ class HybridRetriever(BaseRetriever):
     def _missing_dense() -> float:
         return 0.0
 
+
+# Intents whose answer is a sentence or two of the sources, which the second stage finds better than a
+# passage's one vector; a list or a verdict is a whole passage or table row, which the first stage ranks.
+SENTENCE_ANSWERED = frozenset({"explain", "fact"})
 
 # Weights of a long question's sentences in the fused ranking: the sentences that ask, and the context.
 ASKING_WEIGHT, CONTEXT_WEIGHT = 1.0, 0.5

@@ -98,14 +98,17 @@ def test_local_engine_eval_report(full_index, tmp_path):
 REAL_DEV = DEFAULT_CASES.parent / "real_dev.jsonl"
 REAL_DEV2 = DEFAULT_CASES.parent / "real_dev2.jsonl"
 REAL_DEV3 = DEFAULT_CASES.parent / "real_dev3.jsonl"
+REAL_DEV4 = DEFAULT_CASES.parent / "real_dev4.jsonl"
 # Issue #12: share of answers that are right as a founder judges them (eval/README.md, "Correct"),
 # extractive engine, on the two tuning sets of real questions. real_dev: 10/41 before the question
 # plan, 15/41 after, 18/41 after the second pass, 19/41 after the fourth. real_dev2 (the first held-out
 # set, 12/41 when measured once; a tuning set since the fourth pass): 18/41. real_dev3 (the second
 # held-out set, 15/52 when measured once; a tuning set since the fifth pass): 16/52 (17/52 with a looser
 # not-covered rule that a fresh held-out set showed answering more out-of-scope questions; eval/README.md).
+# real_dev4 (the third held-out set, measured three times as a whole; a tuning set since the sixth pass):
+# 8/50. Sixth pass (sentence re-ranking, four quoted sentences): real_dev2 18 -> 21, the others unchanged.
 # Each gate sits at the level reached so that it can only go up.
-REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 18, REAL_DEV3: 16}
+REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 21, REAL_DEV3: 16, REAL_DEV4: 8}
 
 
 @pytest.mark.parametrize("path", list(REAL_DEV_GATES), ids=lambda p: p.name)

@@ -258,7 +258,7 @@ class ExtractiveEngine:
 
     # -- quoted sentences ---------------------------------------------------------------
     def _sentences(self, question: str, passages: list[Document], exclude_kind: str = "") -> Composition:
-        units = self._best_units(question, passages, limit=3, exclude_kind=exclude_kind)
+        units = self._best_units(question, passages, limit=4, exclude_kind=exclude_kind)
         if not units:
             units = [(1, *self._first_unit(passages[0]))]
         units.sort(key=lambda u: (u[0], u[1][0]))

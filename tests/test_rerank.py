@@ -1,0 +1,87 @@
+"""The second stage of retrieval (assistant/rerank.py) on the real embedding model."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from assistant.rerank import SentenceReranker, passage_sentences
+from assistant.retrieval import SENTENCE_ANSWERED, build_retriever
+
+
+@pytest.fixture(scope="module")
+def embed(assistant):
+    return assistant.kb.store.embeddings.embed_documents
+
+
+def _doc(cid: str, text: str) -> Document:
+    return Document(page_content=text, metadata={"chunk_id": cid})
+
+
+BROAD = _doc("broad", "Node.js runs JavaScript on the server. Many companies use it for their web products. "
+                      "Its package registry is one of the largest in the world.")
+BURIED = _doc("buried", "Teams choose a stack for many reasons, hiring among them. "
+                        "The Worker Pool has four threads by default, and an environment variable changes that number. "
+                        "Documentation quality matters as well.")
+QUESTION = "How many threads does the worker pool have?"
+
+
+def test_the_passage_holding_the_answering_sentence_comes_first(embed):
+    ranked = SentenceReranker(embed).rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
+    assert [d.metadata["chunk_id"] for d in ranked] == ["buried", "broad"]
+
+
+def test_a_large_first_stage_share_keeps_the_first_stage_order(embed):
+    ranked = SentenceReranker(embed, share=10.0).rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
+    assert [d.metadata["chunk_id"] for d in ranked] == ["broad", "buried"]
+
+
+def test_sentence_vectors_are_embedded_once_and_questions_are_not_kept(embed):
+    seen: list[str] = []
+
+    def counting(texts):
+        seen.extend(texts)
+        return embed(texts)
+
+    reranker = SentenceReranker(counting)
+    reranker.rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
+    first = len(seen)
+    assert first == 1 + len(passage_sentences(BROAD)) + len(passage_sentences(BURIED))
+    reranker.rerank("Which registry is the largest?", [BURIED, BROAD], [1.0, 0.9])
+    assert seen[first:] == ["Which registry is the largest?"]  # only the new question; it is not cached
+    reranker.rerank("Which registry is the largest?", [BURIED, BROAD], [1.0, 0.9])
+    assert seen[first + 1:] == ["Which registry is the largest?"]
+
+
+def test_short_pieces_are_not_sentences_but_a_passage_always_has_one():
+    assert passage_sentences(_doc("t", "Python")) == ["Python"]
+    doc = _doc("m", "Heading\n\nThe event loop runs callbacks one at a time on the main thread.")
+    assert passage_sentences(doc) == ["The event loop runs callbacks one at a time on the main thread."]
+
+
+def test_an_explanation_is_reranked_but_a_named_factor_row_stays_first(assistant):
+    retriever = build_retriever(assistant.kb)
+    plan = assistant.planner.plan("Why does the learning curve of async code matter for a new team?")
+    assert plan.intent in SENTENCE_ANSWERED and plan.factors == ("Learning Curve",)
+    assert retriever.search(plan)[0].metadata["factor"] == "Learning Curve"
+
+
+def test_the_second_stage_changes_an_explanations_passages_and_can_be_turned_off(assistant):
+    plan = assistant.planner.plan("How do I find callbacks that take too long in asyncio?")
+    assert plan.intent in SENTENCE_ANSWERED
+    first_stage = build_retriever(assistant.kb)
+    first_stage.rerank = False
+    plain = first_stage.search(plan)
+    scores = [d.metadata["fused_score"] for d in plain]
+    assert scores == sorted(scores, reverse=True)
+    reranked = build_retriever(assistant.kb).search(plan)
+    assert [d.id for d in reranked] != [d.id for d in plain]
+    assert all(d.metadata["source_id"] == "python-asyncio-dev" for d in reranked)
+
+
+def test_a_verdict_question_keeps_the_first_stage_order(assistant):
+    retriever = build_retriever(assistant.kb)
+    plan = assistant.planner.plan("Which is better for real-time chat, Node.js or Python?")
+    assert plan.intent not in SENTENCE_ANSWERED
+    scores = [d.metadata["fused_score"] for d in retriever.search(plan)]
+    assert scores == sorted(scores, reverse=True)
