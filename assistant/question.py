@@ -21,6 +21,8 @@ COMPARISON = re.compile(r"\b(better|best|worse|weaker|stronger|win|wins|winner|c
 # easier or harder for something).
 _WEIGHS = re.compile(r"\b(?:choos\w*|choices?|options?|pick\w*|bad|good|poor|weak|wise|mistake|risk\w*|safer?|easier|harder|faster|slower|"
                      r"quicker|sooner|more|less|fits?|either|over|compar\w*)\b", re.I)
+# The comparatives among those that name a dimension of the comparison (speed, ease, safety), not the framing.
+_DIMENSION = re.compile(r"safer?|easier|harder|faster|slower|quicker|sooner", re.I)
 # Questions after a figure, a name or a date want the sentence that states it, and "how should <a trait>
 # shape the choice?" wants the guide's reasoning: not a table verdict.
 _FACT = re.compile(r"^\s*(?:how (?:many|much|should|does|do|can|would|to)\b|what (?:percentage|percent|share|proportion|year)|"
@@ -43,7 +45,10 @@ def topic_query(question: str) -> str:
     Facts, lists and questions whose subject is one stack are searched as asked."""
     if not weighs_stacks(question) or ASKS_FOR_LIST.search(question):
         return question
-    framing_removed = STACK_NAMES.sub(" ", _WEIGHS.sub(" ", COMPARISON.sub(" ", question)))
+    # The framing goes, but not a comparative that names what is weighed ("faster", "easier", "safer"):
+    # without it "needed for a faster backend" would be searched as "needed backend".
+    framing_removed = STACK_NAMES.sub(" ", _WEIGHS.sub(lambda m: m.group() if _DIMENSION.fullmatch(m.group()) else " ",
+                                                       COMPARISON.sub(" ", question)))
     words = [w for w in framing_removed.split() if w.lower().strip(" ,;:?.!'\"") not in _NOT_TOPIC]
     topic = " ".join(words).strip(" ,;:?.!")
     return topic if len(topic.split()) >= 2 else question

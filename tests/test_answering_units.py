@@ -199,7 +199,9 @@ def test_which_questions_weigh_the_stacks(question, weighs):
     # asked as it is: facts, lists, and weighing questions with no topic left
     ("What is the GIL and how does it affect Python?", "What is the GIL and how does it affect Python?"),
     ("When should a startup choose Node.js?", "When should a startup choose Node.js?"),
-    ("Which is easier to learn, Node.js or Python?", "Which is easier to learn, Node.js or Python?"),
+    # a comparative that names what is weighed stays in the topic
+    ("Which is easier to learn, Node.js or Python?", "easier learn"),
+    ("Is Node.js faster than Python for a busy API?", "faster busy API"),
 ])
 def test_retrieval_searches_a_weighing_question_by_its_topic(question, topic):
     from assistant.question import topic_query

@@ -228,16 +228,17 @@ class ExtractiveEngine:
         # comes first, the guide's advice on switching and choosing after it.
         weighing = self._weighing(comp, plan) if plan.needs else []
         parts = []
-        # What the passages say about the question itself first, then the guide's advice on choosing.
-        for n, span, sentence in self._best_units(question, passages, limit=1, exclude_kind="factor_row"):
-            parts.append(f"{sentence} [{n}]")
-            comp.highlights.setdefault(n, []).append(span)
+        # The guide's advice on choosing first (what the question asks for), then what the passages say
+        # about the question's own subject.
         for key in (TREND_KEY, TEAM_KEY, FAMILIAR_KEY):
             found = locate(key, list(passages) + self._library)
             if found is not None:
                 doc, span = found
-                if _sentence(doc, span) not in " ".join(parts):
-                    parts.append(f"{_sentence(doc, span)} [{comp.cite(doc, span)}]")
+                parts.append(f"{_sentence(doc, span)} [{comp.cite(doc, span)}]")
+        for n, span, sentence in self._best_units(question, passages, limit=1, exclude_kind="factor_row"):
+            if sentence not in " ".join(parts):
+                parts.append(f"{sentence} [{n}]")
+                comp.highlights.setdefault(n, []).append(span)
         if weighing:
             comp.text = "\n".join(weighing) + "\n" + " ".join(parts)
             return comp
