@@ -136,7 +136,7 @@ def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=
     from langchain_core.indexing import index
 
     from .embeddings import LazyEmbeddings, prepare_query_embeddings
-    from .knowledge import write_lexical
+    from .knowledge import write_lexical, write_sentence_vectors
 
     embeddings = embeddings or LazyEmbeddings(settings.embedding_model, settings.models_dir)
     store = build_vector_store(settings, embeddings, get_client(settings, create=True))
@@ -154,6 +154,7 @@ def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=
     except _write_errors(settings) as exc:
         raise _write_failure(settings, exc) from exc
     prepare_query_embeddings(settings)  # the ONNX export questions are embedded with (once; torch is loaded here anyway)
+    write_sentence_vectors(settings, store)  # the re-ranker's, so the first questions do not embed them
     report.chunks = len(docs)
     report.added, report.updated = result["num_added"], result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]

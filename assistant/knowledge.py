@@ -58,9 +58,10 @@ class KnowledgeBase:
     def reranker(self):
         """The second-stage ranker on the index's own embedding model, one per index (its sentence vectors are cached)."""
         if self._reranker is None:
-            from .rerank import SentenceReranker
+            from .rerank import SentenceReranker, sentences_path
 
-            self._reranker = SentenceReranker(self.store.embeddings.embed_documents)
+            self._reranker = SentenceReranker(self.store.embeddings.embed_documents,
+                                              saved=sentences_path(self.settings.index_dir), key=collection_name(self.settings))
         return self._reranker
 
     @property
@@ -163,6 +164,17 @@ def save_lexical(settings: Settings, docs: list[Document], *, write: bool = True
 def write_lexical(settings: Settings, store) -> None:
     """After an ingest: lexical.npz from the store's own chunks, in the store's order (what a reader sees)."""
     save_lexical(settings, _store_docs(store))
+
+
+def write_sentence_vectors(settings: Settings, store) -> None:
+    """After an ingest: every chunk's sentence vectors for the re-ranker (assistant/rerank.py), computed with
+    the model questions are embedded with, so a new process does not embed them on its first questions."""
+    from .embeddings import embeddings_for
+    from .rerank import SentenceReranker, sentences_path
+
+    reranker = SentenceReranker(embeddings_for(settings).embed_documents)
+    reranker.warm(_store_docs(store))
+    reranker.save(sentences_path(settings.index_dir), collection_name(settings))
 
 
 def _store_docs(store) -> list[Document]:

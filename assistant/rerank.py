@@ -9,14 +9,18 @@ with the same retrieval model, added to its fused first-stage score, puts it in 
 
 Why not a library re-ranker: the usual second stage is a cross-encoder (LangChain's
 CrossEncoderReranker, FlashRank), and none ships its weights on a registry this project may use at
-run time; the retrieval model is already loaded, and its sentence vectors are cached here, so the
-whole corpus (about a thousand sentences) is embedded at most once per process.
+run time; the retrieval model is already loaded, and its sentence vectors are cached here. The ingest
+embeds every chunk's sentences once (about a thousand, ~3 s) and writes them beside the index
+(`sentences.npz`), so a new process does not embed them on its first questions (250–730 ms each
+before the file existed).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 from langchain_core.documents import Document
@@ -29,16 +33,61 @@ FIRST_STAGE_SHARE = 0.4
 # Candidates re-ranked: more than the answer step reads, so a passage ranked 7th–30th can come up.
 RERANK_DEPTH = 30
 _MIN_SENTENCE_CHARS = 25  # shorter pieces are headings and list stubs, not statements
+SENTENCES_FILE = "sentences.npz"
+_SEPARATOR = "\x1e"  # joins the cached texts into one string: no object arrays, so no pickle on load
+
+log = logging.getLogger(__name__)
+
+
+def sentences_path(index_dir: Path) -> Path:
+    return index_dir / SENTENCES_FILE
 
 
 class SentenceReranker:
     """Re-ranks candidates by first-stage score plus their best sentence's similarity to the question."""
 
-    def __init__(self, embed: Callable[[list[str]], list[list[float]]], *, share: float = FIRST_STAGE_SHARE) -> None:
+    def __init__(self, embed: Callable[[list[str]], list[list[float]]], *, share: float = FIRST_STAGE_SHARE,
+                 saved: Path | None = None, key: str = "") -> None:
+        """`saved`: a file written by `save` for the same `key` (the index's collection name, which names the
+        embedding model and chunking); its vectors are used instead of embedding those sentences again."""
         self._embed = embed
         self._share = share
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        if saved is not None:
+            self._load(saved, key)
+
+    def warm(self, docs: Iterable[Document]) -> None:
+        """Embed every sentence of `docs` now (the ingest does, before writing them with `save`)."""
+        texts = [t for d in docs for t in passage_sentences(d)]
+        for i in range(0, len(texts), 256):
+            self._unit_vectors(texts[i:i + 256])
+
+    def save(self, path: Path, key: str) -> None:
+        """Write the cached sentence vectors; a folder that cannot be written only logs (it is a cache)."""
+        with self._lock:
+            texts = list(self._vectors)
+            vectors = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+        try:
+            with open(path, "wb") as f:
+                np.savez(f, key=np.array(key), texts=np.array(_SEPARATOR.join(texts)), vectors=vectors)
+        except OSError as exc:
+            log.warning("Cannot write %s (%s); sentences are embedded on first use instead.", path, exc.strerror or exc)
+
+    def _load(self, path: Path, key: str) -> None:
+        if not path.exists():
+            return
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                if str(saved["key"]) != key:
+                    log.info("%s was written for %s, not %s; sentences are embedded on first use.", path, saved["key"], key)
+                    return
+                texts, vectors = str(saved["texts"]).split(_SEPARATOR), saved["vectors"]
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("Cannot read %s (%s); sentences are embedded on first use instead.", path, exc)
+            return
+        if len(texts) == len(vectors):
+            self._vectors.update(zip(texts, vectors.astype(np.float32)))
 
     def rerank(self, question: str, docs: list[Document], scores: list[float]) -> list[Document]:
         """`docs` ordered best first by the second-stage score; `scores` are their first-stage scores."""

@@ -85,3 +85,53 @@ def test_a_verdict_question_keeps_the_first_stage_order(assistant):
     assert plan.intent not in SENTENCE_ANSWERED
     scores = [d.metadata["fused_score"] for d in retriever.search(plan)]
     assert scores == sorted(scores, reverse=True)
+
+
+def _counting(embed, seen: list[str]):
+    def wrapped(texts):
+        seen.extend(texts)
+        return embed(texts)
+    return wrapped
+
+
+def test_the_ingest_writes_every_sentence_vector_so_a_new_process_embeds_only_questions(full_index, assistant, embed):
+    from assistant.rerank import sentences_path
+    from assistant.store import collection_name
+
+    settings, _ = full_index
+    path = sentences_path(settings.index_dir)
+    assert path.exists()
+    seen: list[str] = []
+    fresh = SentenceReranker(_counting(embed, seen), saved=path, key=collection_name(settings))
+    docs = assistant.kb.docs[:30]
+    fresh.rerank(QUESTION, docs, [1.0] * len(docs))
+    assert seen == [QUESTION]
+
+
+def test_a_sentence_file_for_another_index_or_a_damaged_one_is_not_used(full_index, assistant, embed, tmp_path, caplog):
+    from assistant.rerank import sentences_path
+
+    settings, _ = full_index
+    docs = assistant.kb.docs[:5]
+    other: list[str] = []
+    SentenceReranker(_counting(embed, other), saved=sentences_path(settings.index_dir), key="stack-another-model").rerank(
+        QUESTION, docs, [1.0] * len(docs))
+    assert set(other) == {QUESTION, *(s for d in docs for s in passage_sentences(d))}  # all embedded again
+    damaged = tmp_path / "sentences.npz"
+    damaged.write_bytes(b"not a numpy file")
+    seen: list[str] = []
+    reranker = SentenceReranker(_counting(embed, seen), saved=damaged, key="k")
+    assert "Cannot read" in caplog.text
+    ranked = reranker.rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
+    assert [d.metadata["chunk_id"] for d in ranked] == ["buried", "broad"]
+
+
+def test_saved_vectors_round_trip(embed, tmp_path):
+    path = tmp_path / "sentences.npz"
+    first = SentenceReranker(embed)
+    first.warm([BROAD, BURIED])
+    first.save(path, "key-1")
+    seen: list[str] = []
+    again = SentenceReranker(_counting(embed, seen), saved=path, key="key-1")
+    assert again.rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8]) == first.rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
+    assert seen == [QUESTION]
