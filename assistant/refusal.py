@@ -16,6 +16,7 @@ any engine is called.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,8 +95,9 @@ def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[s
 
 
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
-    """Capitalised or mixed-case terms of the question that appear nowhere in the corpus."""
-    out = []
+    """Capitalised or mixed-case terms of the question that appear nowhere in the corpus, and lowercase
+    ones that are in neither the corpus nor an English dictionary (package names: "djongo", "grpc")."""
+    out = _lowercase_names(question, vocabulary)
     for m in _TERM.finditer(question):
         word = m.group()
         before = question[:m.start()].rstrip(" \t\"'(")
@@ -109,6 +111,72 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
             continue  # a typo of a known word ("Pyhton"), not a new name
         out.append(word)
     return out
+
+
+# A lowercase word, possibly dotted or hyphenated ("tf.js", "node-resque"), outside inline code.
+_LOWER = re.compile(r"(?<![\w`.\-/])[a-z][a-z0-9]*(?:[.\-][a-z0-9]+)*(?![\w`/])")
+_CODE = re.compile(r"`[^`]*`")
+_WORD = re.compile(r"[^\W\d_]+")
+_MIN_ENGLISH_SHARE = 0.6  # below it the question is in another language, whose words are not names
+
+
+def _lowercase_names(question: str, vocabulary: set[str]) -> list[str]:
+    """Lowercase words that name something: absent from the corpus and from an English dictionary, and no
+    misspelling of an English word (one edit away). Product and package names are often written in
+    lowercase in real questions; a capitalisation rule alone misses them."""
+    text = _CODE.sub(" ", question)
+    words = [m.group() for m in _LOWER.finditer(text)]
+    english = english_words()
+    every = _WORD.findall(text.lower())  # accented words count too, as not English
+    if not words or sum(w.isascii() and _is_english(w, english) for w in every) < _MIN_ENGLISH_SHARE * len(every):
+        return []
+    out = []
+    for word in words:
+        parts = [p for p in re.split(r"[.\-]", word) if len(p) >= 2]
+        if len(word) < 3 or not parts or word in _COMMON:
+            continue
+        if all(_known(p, vocabulary) or _is_english(p, english) for p in parts):
+            continue
+        if len(word) >= 5 and word.isalpha() and _one_edit_from(word, common_english_words()):
+            continue  # "recomended", "seperate": a typo, not a name
+        out.append(word)
+    return out
+
+
+def _is_english(word: str, english: frozenset[str]) -> bool:
+    return any(w in english for w in (word, word.rstrip("s"), word[:-2] if word.endswith(("ed", "es")) else word,
+                                      word[:-3] if word.endswith("ing") else word))
+
+
+def _one_edit_from(word: str, english: frozenset[str]) -> bool:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {a + b[1:] for a, b in splits if b} | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1} \
+        | {a + c + b[1:] for a, b in splits if b for c in letters} | {a + c + b for a, b in splits for c in letters}
+    return not edits.isdisjoint(english)
+
+
+# A misspelling is one edit from a common word; a rare one next to a name ("dongo" beside "djongo") is not
+# what was meant. A count of 300 in pyspellchecker's list keeps about the 31,000 most frequent words.
+_COMMON_COUNT = 300
+
+
+@functools.lru_cache(maxsize=1)
+def _english_counts() -> dict[str, int]:
+    """pyspellchecker's English word list with its counts (shipped in its wheel; nothing is downloaded)."""
+    from spellchecker import SpellChecker
+
+    return dict(SpellChecker(language="en").word_frequency.dictionary)
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    return frozenset(_english_counts())
+
+
+@functools.lru_cache(maxsize=1)
+def common_english_words() -> frozenset[str]:
+    return frozenset(w for w, n in _english_counts().items() if n >= _COMMON_COUNT)
 
 
 def _known(part: str, vocabulary: set[str]) -> bool:

@@ -16,6 +16,7 @@ from .engines import build_engine, default_spec, parse_spec
 from .engines.extractive import ExtractiveEngine
 from .knowledge import KnowledgeBase, load_knowledge
 from .plan import Planner
+from .refusal import english_words
 from .retrieval import build_retriever
 
 
@@ -31,6 +32,8 @@ class Assistant:
         self._chains: dict[tuple[str, int], object] = {}
         self._lock = threading.Lock()
         self.default_spec = default_spec(settings)
+        # The guard's English word list (~0.3 s to read) loads beside the first question, not in its path.
+        threading.Thread(target=english_words, name="english-words", daemon=True).start()
 
     @property
     def topics(self) -> list[str]:

@@ -81,6 +81,19 @@ def test_unknown_names_flag_technologies_the_corpus_never_mentions():
     assert unknown_names("Who wins on Developer Availability and Security?", stems) == []
 
 
+@pytest.mark.parametrize("question, names", [
+    ("Should we put grpc between our Node.js services?", ["grpc"]),
+    ("is it safe to run djongo on top of django?", ["djongo"]),
+    ("can tinyjsonlib parse while the event loop keeps serving requests?", ["tinyjsonlib"]),
+    # misspellings of common words, English words, code and other languages name nothing
+    ("why is it recomended to avoid seperate threads per request?", []),
+    ("the websocket server hangs when i call `fooBarSync` in a handler, why?", []),
+    ("Por que o Python é tão lento para muitas requisições?", []),
+])
+def test_lowercase_names_in_neither_the_corpus_nor_english_are_unknown(assistant, question, names):
+    assert unknown_names(question, assistant.kb.vocabulary) == names
+
+
 def test_engine_registry_lists_valid_names():
     assert parse_spec("local:/models/x.gguf") == ("local", "/models/x.gguf")
     assert parse_spec("OpenAI:gpt-4o-mini") == ("openai", "gpt-4o-mini")

@@ -95,7 +95,8 @@ def _ours(assistant: Assistant, retriever10, case: Case, spec: str) -> Output:
         ans = assistant.ask(case.question, case.history, llm=spec)
     except AssistantError as exc:
         return Output("", True, [], [], [], [], 0.0, error=f"{type(exc).__name__}: {exc.problem}")
-    top10 = retriever10.invoke(ans.standalone_question)
+    # The ranking the answer was given (the plan's search, with its second stage), ten deep.
+    top10 = retriever10.search(assistant.planner.plan(ans.standalone_question))
     passages = [kb.by_id[p.chunk_id] for p in ans.passages]
     return Output(text=ans.text, refused=is_refusal(ans.text, ans.refused), retrieved=[_chunk(d) for d in top10],
                   passages=[_chunk(d) for d in passages], cited=[c.n for c in ans.citations],
