@@ -25,7 +25,7 @@ from .engines.llm import format_passages
 from .errors import EngineFailedError
 from .grounding import Checker
 from .plan import Planner, QuestionPlan
-from .prompts import NO_QUESTION_TEMPLATE, REFUSAL_TEMPLATE, SYSTEM_PROMPT
+from .prompts import NO_QUESTION_TEMPLATE, OTHER_LANGUAGE_TEMPLATE, REFUSAL_TEMPLATE, SYSTEM_PROMPT
 from .question import clean_question, condense, strip_injection, topic_query
 from .refusal import judge
 
@@ -75,7 +75,8 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
             extractive.use_encoder(planner.embed)
     vocabulary = vocabulary or set()
     topic_list = ", ".join(topics or ["performance", "scalability", "AI/ML", "the factor table"])
-    texts = {"refusal": REFUSAL_TEMPLATE.format(topics=topic_list), "no_question": NO_QUESTION_TEMPLATE.format(topics=topic_list)}
+    texts = {"refusal": REFUSAL_TEMPLATE.format(topics=topic_list), "no_question": NO_QUESTION_TEMPLATE.format(topics=topic_list),
+             "other_language": OTHER_LANGUAGE_TEMPLATE.format(topics=topic_list)}
 
     def clean(inputs: dict) -> dict:
         question = clean_question(inputs.get("question"), max_question_chars)
@@ -153,7 +154,8 @@ def _generate(x: dict, engine: Engine, fallback: ExtractiveEngine, texts: dict[s
     base = {"question": x["question"], "standalone_question": x["standalone"], "passages": _passages(passages),
             "engine": engine.spec}
     if x["verdict"].refuse:
-        text = texts["refusal"] if x["standalone"] else texts["no_question"]
+        text = texts["no_question"] if not x["standalone"] else \
+            texts["other_language"] if x["verdict"].other_language else texts["refusal"]
         yield {"token": text}
         yield {"answer": _finish(Answer(text=text, refused=True, timings=timings, **base), x["t0"], x["t0"])}
         return

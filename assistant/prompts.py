@@ -32,6 +32,12 @@ REFUSAL_TEMPLATE = (
     "Try asking about one of those."
 )
 
+OTHER_LANGUAGE_TEMPLATE = (
+    "I could not match this question to the guide: it seems to be written in a language other than English, and "
+    "the guide and the model that searches it are English only. Please ask it in English. The guide compares "
+    "Node.js and Python for startup backends: {topics}."
+)
+
 NO_QUESTION_TEMPLATE = (
     "There is no question about the guide in that message (instructions to the assistant are ignored). "
     "The guide compares Node.js and Python for startup backends: {topics}. Ask about one of those."

@@ -19,7 +19,7 @@ import difflib
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from langchain_core.documents import Document
 
@@ -57,6 +57,9 @@ class Verdict:
     # Names the corpus never mentions in a question that is otherwise about a stack: answered, and the
     # answer says the guide does not cover them (assistant/chain.py adds them to the plan's `uncovered`).
     uncovered: tuple[str, ...] = ()
+    # A refused question written in another language: the English-only retrieval model cannot tell whether
+    # the guide covers it, so the refusal asks for English instead of saying the guide does not cover it.
+    other_language: bool = False
 
 
 def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[str, float], min_relevance: float,
@@ -65,6 +68,14 @@ def judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[s
     topic (retrieval.topic_query); it is called only when the topic alone would be refused as irrelevant.
     `plan` (assistant/plan.py) refuses what the question's plan reads as out of scope: another technology
     on one side of the comparison, or a question outside a stack choice altogether."""
+    verdict = _judge(question, docs, vocabulary, idf, min_relevance, min_coverage, second_look, plan)
+    if verdict.refuse and in_another_language(question, vocabulary):
+        return replace(verdict, other_language=True)
+    return verdict
+
+
+def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[str, float], min_relevance: float,
+           min_coverage: float, second_look: Callable[[], float] | None, plan: QuestionPlan | None) -> Verdict:
     best = max((float(d.metadata.get("dense_score", 0.0)) for d in docs), default=0.0)
     cov = coverage(question, idf)
     # In a question written as context then a question, only the names in what it asks can put it out
@@ -141,6 +152,17 @@ def _lowercase_names(question: str, vocabulary: set[str]) -> list[str]:
             continue  # "recomended", "seperate": a typo, not a name
         out.append(word)
     return out
+
+
+def in_another_language(question: str, vocabulary: set[str]) -> bool:
+    """Is the question mostly words that are neither English nor the corpus's own (an accented or
+    non-Latin word counts as neither)?"""
+    every = _WORD.findall(_CODE.sub(" ", question).lower())
+    if not every:
+        return False
+    english = english_words()
+    readable = sum(w.isascii() and (_is_english(w, english) or _known(w, vocabulary)) for w in every)
+    return readable < _MIN_ENGLISH_SHARE * len(every)
 
 
 def _is_english(word: str, english: frozenset[str]) -> bool:

@@ -220,3 +220,22 @@ def test_retrieval_searches_a_weighing_question_by_its_topic(question, topic):
     from assistant.question import topic_query
 
     assert topic_query(question) == topic
+
+
+@pytest.mark.parametrize("question, other", [
+    ("¿Qué base de datos debería usar mi empresa para guardar facturas?", True),
+    ("我们应该用哪个数据库？", True),
+    ("fastapi uvicorn asyncio threadpool with gunicorn workers?", False),  # jargon the corpus knows is readable
+    ("What database should my company use to store invoices?", False),
+])
+def test_a_question_in_another_language_is_told_apart(assistant, question, other):
+    from assistant.refusal import in_another_language
+
+    assert in_another_language(question, assistant.kb.vocabulary) is other
+
+
+def test_a_refused_question_in_another_language_is_asked_again_in_english(assistant):
+    foreign = assistant.ask("¿Qué base de datos debería usar mi empresa para guardar facturas?")
+    assert foreign.refused and "written in a language other than English" in foreign.text
+    english = assistant.ask("What database should my company use to store invoices?")
+    assert english.refused and english.text.startswith("The guide doesn't cover that.")
