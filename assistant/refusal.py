@@ -125,7 +125,8 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 
 
 # A lowercase word, possibly dotted or hyphenated ("tf.js", "node-resque"), outside inline code.
-_LOWER = re.compile(r"(?<![\w`.\-/])[a-z][a-z0-9]*(?:[.\-][a-z0-9]+)*(?![\w`/])")
+# A contraction's first half ("didn" of "didn't") and a version ("v0.12.0") are neither.
+_LOWER = re.compile(r"(?<![\w`.\-/])(?!v\d)[a-z][a-z0-9]*(?:[.\-][a-z0-9]+)*(?![\w`/'’])")
 _CODE = re.compile(r"`[^`]*`")
 _WORD = re.compile(r"[^\W\d_]+")
 _MIN_ENGLISH_SHARE = 0.6  # below it the question is in another language, whose words are not names

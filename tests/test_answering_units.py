@@ -88,6 +88,7 @@ def test_unknown_names_flag_technologies_the_corpus_never_mentions():
     # misspellings of common words, English words, code and other languages name nothing
     ("why is it recomended to avoid seperate threads per request?", []),
     ("the websocket server hangs when i call `fooBarSync` in a handler, why?", []),
+    ("why didn't the timer fire first on node v0.12.0?", []),  # a contraction's first half, a version
     ("Por que o Python é tão lento para muitas requisições?", []),
 ])
 def test_lowercase_names_in_neither_the_corpus_nor_english_are_unknown(assistant, question, names):
