@@ -30,6 +30,8 @@ from .text import STOPWORDS, coverage, terms, tokens
 # The intent classifier's probability above which a question it reads as out of scope is refused even
 # when it names no other technology (a learning-path or tooling question that shares the guide's words).
 OUT_OF_SCOPE_CONFIDENCE = 0.6
+# Words of what a question asks above which a lowercase package it names is its setting, not its subject.
+SHORT_QUESTION_WORDS = 20
 
 _TERM = re.compile(r"[A-Za-z][A-Za-z0-9_+#.\-]*[A-Za-z0-9+#]|[A-Z]")
 # Words that are capitalised in questions without naming anything.
@@ -96,6 +98,14 @@ def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[
         # "Harden our Express app with <a package the docs never name>?" is about Node.js security; the
         # name is the part the guide does not cover, not a reason to refuse the rest.
         unknown, uncovered = (), unknown
+    asked = asking_part(question) or question
+    if unknown and plan is not None and not plan.out_of_scope and len(asked.split()) > SHORT_QUESTION_WORDS:
+        # A package named in lowercase inside a long question is the asker's setting ("I profile a project
+        # that uses <a loop library>: is there something advised for asyncio code?"); in a short one it is
+        # the subject ("is <a Django connector> secure?"). The setting is said to be uncovered.
+        lower = set(_lowercase_names(asked, vocabulary))
+        uncovered = (*uncovered, *(u for u in unknown if u in lower))
+        unknown = tuple(u for u in unknown if u not in lower)
     if unknown:
         return Verdict(True, best, cov, unknown, f"the corpus never mentions {', '.join(unknown)}")
     if best < min_relevance and cov < min_coverage and second_look is not None:
@@ -121,7 +131,7 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
         if len(word) >= 6 and any(difflib.get_close_matches(p, vocabulary, n=1, cutoff=0.8) for p in parts):
             continue  # a typo of a known word ("Pyhton"), not a new name
         out.append(word)
-    return out
+    return list(dict.fromkeys(out))  # each name once, in order of first mention
 
 
 # A lowercase word, possibly dotted or hyphenated ("tf.js", "node-resque"), outside inline code.
@@ -152,7 +162,7 @@ def _lowercase_names(question: str, vocabulary: set[str]) -> list[str]:
         if len(word) >= 5 and word.isalpha() and _one_edit_from(word, common_english_words()):
             continue  # "recomended", "seperate": a typo, not a name
         out.append(word)
-    return out
+    return list(dict.fromkeys(out))
 
 
 def in_another_language(question: str, vocabulary: set[str]) -> bool:

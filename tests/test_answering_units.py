@@ -240,3 +240,12 @@ def test_a_refused_question_in_another_language_is_asked_again_in_english(assist
     assert foreign.refused and "written in a language other than English" in foreign.text
     english = assistant.ask("What database should my company use to store invoices?")
     assert english.refused and english.text.startswith("The guide doesn't cover that.")
+
+
+def test_a_lowercase_package_is_the_uncovered_setting_of_a_long_question_but_the_subject_of_a_short_one(assistant):
+    long = assistant.ask("Our service runs on fastloopx and fastloopx hides a lot, so I want to find which asyncio callbacks "
+                         "take too long under load: what is the recommended way to do that in asyncio?")
+    assert not long.refused and long.text.startswith("The guide does not cover fastloopx. What it does say:")
+    assert any(c.source_id == "python-asyncio-dev" for c in long.citations)
+    short = assistant.ask("is fastloopx safe with asyncio?")
+    assert short.refused

@@ -107,10 +107,10 @@ REAL_DEV4 = DEFAULT_CASES.parent / "real_dev4.jsonl"
 # not-covered rule that a fresh held-out set showed answering more out-of-scope questions; eval/README.md).
 # real_dev4 (the third held-out set, measured three times as a whole; a tuning set since the sixth pass):
 # 8/50. Sixth pass: sentence re-ranking and four quoted sentences took real_dev2 18 -> 21; lowercase
-# package names that neither the corpus nor English knows took real_dev4 8 -> 11 (three out-of-scope
-# questions refused) and real_dev3 16 -> 15 (a "tf.js" question refused).
+# package names that neither the corpus nor English knows (refused when a short question asks about
+# them, said to be uncovered in a long one) took real_dev4 8 -> 12.
 # Each gate sits at the level reached so that it can only go up.
-REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 21, REAL_DEV3: 15, REAL_DEV4: 11}
+REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 21, REAL_DEV3: 16, REAL_DEV4: 12}
 
 
 @pytest.mark.parametrize("path", list(REAL_DEV_GATES), ids=lambda p: p.name)
