@@ -100,9 +100,9 @@ def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[
         unknown, uncovered = (), unknown
     asked = asking_part(question) or question
     if unknown and plan is not None and not plan.out_of_scope and len(asked.split()) > SHORT_QUESTION_WORDS:
-        # A package named in lowercase inside a long question is the asker's setting ("I profile a project
-        # that uses <a loop library>: is there something advised for asyncio code?"); in a short one it is
-        # the subject ("is <a Django connector> secure?"). The setting is said to be uncovered.
+        # A package named in lowercase inside a long question is usually the asker's setup, described on the
+        # way to a question about something covered; in a short question it is what is asked about. The
+        # setup is said to be uncovered and the rest answered; the subject refuses.
         lower = set(_lowercase_names(asked, vocabulary))
         uncovered = (*uncovered, *(u for u in unknown if u in lower))
         unknown = tuple(u for u in unknown if u not in lower)
