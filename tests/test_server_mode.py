@@ -114,10 +114,11 @@ def test_ingest_and_ask_through_a_server_match_embedded_mode(chroma_server, guid
     assert first.chunks == first.added == n and not first.failures
     again = ingest(settings)
     assert again.embedded == 0 and again.unchanged == n  # incremental against the server too
-    # Nothing of Chroma's lives locally in server mode: the record manager and the manifest, plus two caches a reader
-    # rebuilds when missing (lexical.npz: chunks + BM25; models/onnx: the query embedding model's ONNX export).
+    # Nothing of Chroma's lives locally in server mode: the record manager and the manifest, plus three caches a reader
+    # rebuilds when missing (lexical.npz: chunks + BM25; models/onnx: the query embedding model's ONNX export;
+    # sentences.npz: the re-ranker's sentence vectors, embedded on first use without it).
     assert sorted(p.name for p in settings.index_dir.iterdir() if not p.name.startswith(".")) == \
-        ["index.json", "lexical.npz", "models", "records.sqlite"]
+        ["index.json", "lexical.npz", "models", "records.sqlite", "sentences.npz"]
 
     ids = _collection_ids(settings)
     assert len(ids) == len(set(ids)) == n and set(ids) == set(_collection_ids(embedded_settings))
