@@ -4,8 +4,8 @@ A passage's one embedding averages all its sentences, so the passage holding the
 answers a question often ranks below passages that share its general subject (measured on the four
 real-question tuning sets: the passage holding a question's evidence was in the top 6 for 66 of 138
 questions, and in the top 40 for 116). Scoring each candidate by its sentence closest to the question,
-with the same retrieval model, added to its fused first-stage score, puts it in the top 6 for 74 as
-shipped, for explanations and facts only (each tuning set gained; eval/README.md, "Sixth pass").
+with the same retrieval model, added to its fused first-stage score, puts it in the top 6 for 71 as
+shipped, for explanations and facts only (74 for every intent; eval/README.md, "Sixth pass").
 
 Why not a library re-ranker: the usual second stage is a cross-encoder (LangChain's
 CrossEncoderReranker, FlashRank), and none ships its weights on a registry this project may use at
