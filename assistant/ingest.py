@@ -150,11 +150,11 @@ def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=
         _forget_lost_chunks(manager, store)
         result = index(stream, manager, store, cleanup="full", source_id_key="source_id", batch_size=128,
                        key_encoder=lambda d: d.metadata["chunk_id"])
-        write_lexical(settings, store)  # the chunk list + BM25 a reader loads instead of rebuilding them
+        stored = write_lexical(settings, store)  # the chunk list + BM25 a reader loads instead of rebuilding them
     except _write_errors(settings) as exc:
         raise _write_failure(settings, exc) from exc
     prepare_query_embeddings(settings)  # the ONNX export questions are embedded with (once; torch is loaded here anyway)
-    write_sentence_vectors(settings, store)  # the re-ranker's, so the first questions do not embed them
+    write_sentence_vectors(settings, stored)  # the re-ranker's, so the first questions do not embed them
     report.chunks = len(docs)
     report.added, report.updated = result["num_added"], result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]

@@ -161,20 +161,25 @@ def save_lexical(settings: Settings, docs: list[Document], *, write: bool = True
     return bm25
 
 
-def write_lexical(settings: Settings, store) -> None:
-    """After an ingest: lexical.npz from the store's own chunks, in the store's order (what a reader sees)."""
-    save_lexical(settings, _store_docs(store))
+def write_lexical(settings: Settings, store) -> list[Document]:
+    """After an ingest: lexical.npz from the store's own chunks, in the store's order (what a reader sees).
+    Returns those chunks (the ingest hands them on to `write_sentence_vectors`)."""
+    docs = _store_docs(store)
+    save_lexical(settings, docs)
+    return docs
 
 
-def write_sentence_vectors(settings: Settings, store) -> None:
+def write_sentence_vectors(settings: Settings, docs: list[Document]) -> None:
     """After an ingest: every chunk's sentence vectors for the re-ranker (assistant/rerank.py), computed with
-    the model questions are embedded with, so a new process does not embed them on its first questions."""
+    the model questions are embedded with, so a new process does not embed them on its first questions.
+    The previous file's vectors are reused, so only new sentences are embedded (none, and no model loaded,
+    for an unchanged corpus), and the file holds exactly the sentences of `docs`."""
     from .embeddings import embeddings_for
     from .rerank import SentenceReranker, sentences_path
 
-    reranker = SentenceReranker(embeddings_for(settings).embed_documents)
-    reranker.warm(_store_docs(store))
-    reranker.save(sentences_path(settings.index_dir), collection_name(settings))
+    path, key = sentences_path(settings.index_dir), collection_name(settings)
+    reranker = SentenceReranker(lambda texts: embeddings_for(settings).embed_documents(texts), saved=path, key=key)
+    reranker.save(path, key, docs)
 
 
 def _store_docs(store) -> list[Document]:

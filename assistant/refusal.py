@@ -82,7 +82,8 @@ def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[
     cov = coverage(question, idf)
     # In a question written as context then a question, only the names in what it asks can put it out
     # of scope ("We render PDFs … Which side has more libraries?" asks about libraries, not PDFs).
-    unknown = tuple(unknown_names(asking_part(question) or question, vocabulary))
+    asked = asking_part(question) or question
+    unknown = tuple(unknown_names(asked, vocabulary))
     if not docs or not terms(question):
         return Verdict(True, best, cov, unknown, "no question about the guide's subject was asked")
     if plan is not None and plan.out_of_scope and (plan.others or plan.confidence >= OUT_OF_SCOPE_CONFIDENCE):
@@ -98,7 +99,6 @@ def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[
         # "Harden our Express app with <a package the docs never name>?" is about Node.js security; the
         # name is the part the guide does not cover, not a reason to refuse the rest.
         unknown, uncovered = (), unknown
-    asked = asking_part(question) or question
     if unknown and plan is not None and not plan.out_of_scope and len(asked.split()) > SHORT_QUESTION_WORDS:
         # A package named in lowercase inside a long question is usually the asker's setup, described on the
         # way to a question about something covered; in a short question it is what is asked about. The

@@ -58,15 +58,19 @@ class SentenceReranker:
             self._load(saved, key)
 
     def warm(self, docs: Iterable[Document]) -> None:
-        """Embed every sentence of `docs` now (the ingest does, before writing them with `save`)."""
+        """Embed every sentence of `docs` that is not cached yet."""
         texts = [t for d in docs for t in passage_sentences(d)]
         for i in range(0, len(texts), 256):
             self._unit_vectors(texts[i:i + 256])
 
-    def save(self, path: Path, key: str) -> None:
-        """Write the cached sentence vectors; a folder that cannot be written only logs (it is a cache)."""
+    def save(self, path: Path, key: str, docs: Iterable[Document] | None = None) -> None:
+        """Write the sentence vectors of `docs` (embedding those not cached), or every cached one; a folder
+        that cannot be written only logs (it is a cache)."""
+        if docs is not None:
+            docs = list(docs)
+            self.warm(docs)
         with self._lock:
-            texts = list(self._vectors)
+            texts = list(self._vectors) if docs is None else list(dict.fromkeys(t for d in docs for t in passage_sentences(d)))
             vectors = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
         try:
             with open(path, "wb") as f:

@@ -135,3 +135,15 @@ def test_saved_vectors_round_trip(embed, tmp_path):
     again = SentenceReranker(_counting(embed, seen), saved=path, key="key-1")
     assert again.rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8]) == first.rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
     assert seen == [QUESTION]
+
+
+def test_saving_again_embeds_only_new_sentences_and_keeps_only_those_of_the_docs(embed, tmp_path):
+    path = tmp_path / "sentences.npz"
+    SentenceReranker(embed).save(path, "k", [BROAD, BURIED])
+    seen: list[str] = []
+    again = SentenceReranker(_counting(embed, seen), saved=path, key="k")
+    again.save(path, "k", [BURIED])
+    assert seen == []  # an unchanged corpus embeds nothing (and loads no model)
+    reloaded: list[str] = []
+    SentenceReranker(_counting(embed, reloaded), saved=path, key="k").rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
+    assert set(reloaded) == {QUESTION, *passage_sentences(BROAD)}  # BROAD's sentences were dropped from the file
