@@ -99,6 +99,7 @@ REAL_DEV = DEFAULT_CASES.parent / "real_dev.jsonl"
 REAL_DEV2 = DEFAULT_CASES.parent / "real_dev2.jsonl"
 REAL_DEV3 = DEFAULT_CASES.parent / "real_dev3.jsonl"
 REAL_DEV4 = DEFAULT_CASES.parent / "real_dev4.jsonl"
+REAL_DEV5 = DEFAULT_CASES.parent / "real_dev5.jsonl"
 # Issue #12: share of answers that are right as a founder judges them (eval/README.md, "Correct"),
 # extractive engine, on the two tuning sets of real questions. real_dev: 10/41 before the question
 # plan, 15/41 after, 18/41 after the second pass, 19/41 after the fourth. real_dev2 (the first held-out
@@ -109,8 +110,10 @@ REAL_DEV4 = DEFAULT_CASES.parent / "real_dev4.jsonl"
 # 8/50. Sixth pass: sentence re-ranking and four quoted sentences took real_dev2 18 -> 21; lowercase
 # package names that neither the corpus nor English knows (refused when a short question asks about
 # them, said to be uncovered in a long one) took real_dev4 8 -> 12.
+# real_dev5 (the fourth held-out set, 15/49 and 16/49 when measured as a whole at the end of the sixth
+# pass; a tuning set since the seventh): 16/49.
 # Each gate sits at the level reached so that it can only go up.
-REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 21, REAL_DEV3: 16, REAL_DEV4: 12}
+REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 21, REAL_DEV3: 16, REAL_DEV4: 12, REAL_DEV5: 16}
 
 
 @pytest.mark.parametrize("path", list(REAL_DEV_GATES), ids=lambda p: p.name)
