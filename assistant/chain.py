@@ -28,6 +28,7 @@ from .plan import Planner, QuestionPlan
 from .prompts import NO_QUESTION_TEMPLATE, OTHER_LANGUAGE_TEMPLATE, REFUSAL_TEMPLATE, SYSTEM_PROMPT
 from .question import clean_question, condense, strip_injection, topic_query
 from .refusal import judge
+from .sentence_vectors import SentenceVectors
 
 NOT_COVERED = "doesn't cover"
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -66,13 +67,18 @@ _NAMES_ONLY = {"node", "js", "nodejs", "python", "and", "or", "vs", "versus"}
 
 def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None = None, vocabulary: set[str] | None = None,
                 idf: dict[str, float] | None = None, min_relevance: float = 0.0, min_coverage: float = 0.0,
-                max_question_chars: int = 4000, topics: list[str] | None = None, planner: Planner | None = None) -> Runnable:
+                max_question_chars: int = 4000, topics: list[str] | None = None, planner: Planner | None = None,
+                sentence_vectors: SentenceVectors | None = None) -> Runnable:
     """Compose the chain. Input: {"question": str, "history": [{"role", "content"}, ...]}. Without a
-    `planner` the question is not classified (every plan is None) and engines read the question alone."""
+    `planner` the question is not classified (every plan is None) and engines read the question alone.
+    `sentence_vectors`: the index's shared cache (KnowledgeBase.sentence_vectors); one on the planner's
+    encoder when not given."""
     fallback = fallback or ExtractiveEngine()
-    if planner is not None:  # extractive answers choose their sentences with the retrieval model too
+    if planner is not None and sentence_vectors is None:
+        sentence_vectors = SentenceVectors(planner.embed)
+    if sentence_vectors is not None:  # extractive answers choose their sentences with the retrieval model too
         for extractive in {id(e): e for e in (engine, fallback) if isinstance(e, ExtractiveEngine)}.values():
-            extractive.use_encoder(planner.embed)
+            extractive.use_vectors(sentence_vectors)
     vocabulary = vocabulary or set()
     topic_list = ", ".join(topics or ["performance", "scalability", "AI/ML", "the factor table"])
     texts = {"refusal": REFUSAL_TEMPLATE.format(topics=topic_list), "no_question": NO_QUESTION_TEMPLATE.format(topics=topic_list),
@@ -113,7 +119,7 @@ def build_chain(retriever, engine: Engine, *, fallback: ExtractiveEngine | None 
             plan = replace(plan, uncovered=(*plan.uncovered, *x["verdict"].uncovered))
         return plan
 
-    checker = Checker(planner.embed) if planner is not None else None  # the retrieval model's encoder, not a second one
+    checker = Checker(sentence_vectors) if sentence_vectors is not None else None  # the retrieval model's, not a second one
 
     def generate(stream: Iterator[dict]) -> Iterator[dict]:
         x: dict = {}

@@ -1,13 +1,13 @@
 """Sentence-level grounding: is each sentence of a written answer supported by the passages it cites?
 
-`Checker(embed).check(answer_text, passages)` splits the answer into sentences and scores every
+`Checker(vectors).check(answer_text, passages)` splits the answer into sentences and scores every
 sentence that claims something against the passages it cites, taken together:
 
     score = WEIGHT * cosine + (1 - WEIGHT) * overlap
 
 `cosine` is the best all-MiniLM-L6-v2 similarity between the sentence and a unit of a cited passage
 (its sentences; a factor-table row also as one unit per side, "Security (Built-in): Python: Django includes …"),
-with the encoder the knowledge base already loaded; `overlap` the share of the sentence's stemmed
+with the encoder the knowledge base already loaded and its shared sentence vectors; `overlap` the share of the sentence's stemmed
 content words (stack names aside) found in the passages. A sentence is supported when the score
 reaches THRESHOLD and nothing contradicts it:
 - a number (figure, percentage, year; "5M" = "5 million") that no cited passage holds;
@@ -22,7 +22,7 @@ Entailment models are not available offline; this is the cheap, measurable subst
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,9 +30,9 @@ from langchain_core.documents import Document
 
 from .citations import MARKER
 from .factors import named_factors
+from .sentence_vectors import SentenceVectors
 from .text import sentence_spans, tokens
 
-Embed = Callable[[list[str]], list[list[float]]]
 
 WEIGHT = 0.6  # of the cosine; the rest is the content-word overlap (eval/grounding_calibration.md)
 THRESHOLD = 0.77
@@ -152,21 +152,18 @@ def _units(doc: Document) -> list[str]:
 class Checker:
     """Scores sentences against passages with one encoder (cached per text) and the rules above."""
 
-    def __init__(self, embed: Embed | None = None, *, weight: float = WEIGHT, threshold: float = THRESHOLD,
-                 cache_size: int = 4096) -> None:
-        self.embed, self.weight, self.threshold = embed, weight, threshold
-        self._cache: dict[str, np.ndarray] = {}
-        self._cache_size = cache_size
+    def __init__(self, vectors: SentenceVectors | None = None, *, weight: float = WEIGHT, threshold: float = THRESHOLD) -> None:
+        """`vectors`: the index's sentence vectors (assistant/sentence_vectors.py); without them only the
+        word overlap scores a sentence."""
+        self.vectors, self.weight, self.threshold = vectors, weight, threshold
 
-    def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing and self.embed is not None:
-            if len(self._cache) + len(missing) > self._cache_size:
-                self._cache.clear()
-            for t, v in zip(missing, self.embed(missing)):
-                v = np.asarray(v, dtype=np.float32)
-                self._cache[t] = v / (np.linalg.norm(v) or 1.0)
-        return {t: self._cache[t] for t in texts if t in self._cache}
+    def _vectors(self, claims: list[str], units: list[str]) -> dict[str, np.ndarray]:
+        """Unit vectors of the answer's sentences (kept only for a while) and of the passages' units (the corpus's)."""
+        if self.vectors is None:
+            return {}
+        out = dict(zip(claims, self.vectors.transient(claims)))
+        out.update(zip(units, self.vectors.corpus(units)))
+        return out
 
     def check(self, answer_text: str, passages: Mapping[int, Document] | Sequence[Document]) -> Grounding:
         """Every sentence of `answer_text` checked against `passages` (numbered [1]..[n] as a list, or by
@@ -175,7 +172,7 @@ class Checker:
         sents = _sentences(answer_text)
         plains = [MARKER.sub("", s).strip() for s, _, _ in sents]
         units = {n: _units(d) for n, d in docs.items()}
-        vec = self._vectors(plains + [u for us in units.values() for u in us])
+        vec = self._vectors(plains, [u for us in units.values() for u in us])
         rows = [d for d in docs.values() if d.metadata.get("kind") == "factor_row"]
         out = []
         for (text, span, cited), plain in zip(sents, plains):

@@ -38,6 +38,7 @@ class KnowledgeBase:
     _idf: dict | None = None
     _by_id: dict | None = None
     _rows: list | None = None
+    _sentence_vectors: object = None
     _reranker: object = None
 
     @property
@@ -55,13 +56,23 @@ class KnowledgeBase:
         return self._by_id
 
     @property
-    def reranker(self):
-        """The second-stage ranker on the index's own embedding model, one per index (its sentence vectors are cached)."""
-        if self._reranker is None:
-            from .rerank import SentenceReranker, sentences_path
+    def sentence_vectors(self):
+        """The corpus's sentence vectors on the index's own embedding model (assistant/sentence_vectors.py),
+        read from the ingest's sentences.npz; one cache per index, shared by every part that compares sentences."""
+        if self._sentence_vectors is None:
+            from .sentence_vectors import SentenceVectors, sentences_path
 
-            self._reranker = SentenceReranker(self.store.embeddings.embed_documents,
-                                              saved=sentences_path(self.settings.index_dir), key=collection_name(self.settings))
+            self._sentence_vectors = SentenceVectors(self.store.embeddings.embed_documents,
+                                                     saved=sentences_path(self.settings.index_dir), key=collection_name(self.settings))
+        return self._sentence_vectors
+
+    @property
+    def reranker(self):
+        """The second-stage ranker on the index's sentence vectors."""
+        if self._reranker is None:
+            from .rerank import SentenceReranker
+
+            self._reranker = SentenceReranker(self.sentence_vectors)
         return self._reranker
 
     @property
@@ -170,16 +181,16 @@ def write_lexical(settings: Settings, store) -> list[Document]:
 
 
 def write_sentence_vectors(settings: Settings, docs: list[Document]) -> None:
-    """After an ingest: every chunk's sentence vectors for the re-ranker (assistant/rerank.py), computed with
+    """After an ingest: every chunk's sentence vectors (assistant/sentence_vectors.py), computed with
     the model questions are embedded with, so a new process does not embed them on its first questions.
     The previous file's vectors are reused, so only new sentences are embedded (none, and no model loaded,
     for an unchanged corpus), and the file holds exactly the sentences of `docs`."""
     from .embeddings import embeddings_for
-    from .rerank import SentenceReranker, sentences_path
+    from .sentence_vectors import SentenceVectors, sentences_path
 
     path, key = sentences_path(settings.index_dir), collection_name(settings)
-    reranker = SentenceReranker(lambda texts: embeddings_for(settings).embed_documents(texts), saved=path, key=key)
-    reranker.save(path, key, docs)
+    vectors = SentenceVectors(lambda texts: embeddings_for(settings).embed_documents(texts), saved=path, key=key)
+    vectors.save(path, key, docs)
 
 
 def _store_docs(store) -> list[Document]:

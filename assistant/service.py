@@ -63,7 +63,7 @@ class Assistant:
                     retriever, engine, fallback=self.extractive, vocabulary=self.kb.vocabulary,
                     idf=self.kb.idf, min_relevance=self.settings.min_relevance,
                     min_coverage=self.settings.min_coverage, max_question_chars=self.settings.max_question_chars,
-                    topics=self.topics, planner=self.planner)
+                    topics=self.topics, planner=self.planner, sentence_vectors=self.kb.sentence_vectors)
             return self._chains[key]
 
     def stream(self, question: str, history: list[dict] | None = None, *, llm: str | None = None,

@@ -67,7 +67,7 @@ def main() -> None:
         c["docs"] = [resolve(kb, x) for x in c["cites"]]
         c["answer"] = c["claim"].rstrip(".") + " " + "".join(f"[{i}]" for i in range(1, len(c["docs"]) + 1)) + "."
     cal, held = split(claims)
-    checker = Checker(assistant.planner.embed)
+    checker = Checker(assistant.kb.sentence_vectors)
     checker.check(claims[0]["answer"], claims[0]["docs"])  # warm the encoder
 
     def predict(subset, weight, threshold):

@@ -14,16 +14,16 @@ A partly covered question first says what the guide does not cover.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 from langchain_core.documents import Document
 
 from ..citations import MARKER
 from ..decide import PMF_KEY, TEAM_KEY, locate, product_pulls, recommend
 from ..plan import QuestionPlan
 from ..question import ASKS_FOR_LIST, INJECTION, weighs_stacks
+from ..sentence_vectors import SentenceVectors
 from ..text import sentence_spans, terms, tokens
 from .base import EnginePrompt
 
@@ -32,7 +32,6 @@ _FIGURE_IN = re.compile(r"\d")  # a quoted sentence that gives a figure has a di
 # With an encoder, a sentence's score is its cosine similarity to the question plus this share of the
 # question's IDF weight it shares (the rare words a question names still count).
 LEXICAL_SHARE = 1.0
-_VECTOR_CACHE = 5000  # sentence vectors kept between questions
 # The guide's advice on how to choose at all (Team composition, Running both), found in the index by
 # these sentence keys.
 TREND_KEY = "Choosing a backend stack based on what's trending"
@@ -74,27 +73,18 @@ class ExtractiveEngine:
     def __init__(self, idf: dict[str, float] | None = None, library: list[Document] | None = None) -> None:
         self._idf = idf or {}
         self._library = [d for d in (library or []) if d.metadata.get("primary") and not d.metadata.get("parent_id")]
-        self._embed: Callable[[list[str]], list[list[float]]] | None = None
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: SentenceVectors | None = None
 
-    def use_encoder(self, embed: Callable[[list[str]], list[list[float]]]) -> None:
-        """Choose quoted sentences by meaning as well as shared words: `embed` is the retrieval model's
-        (the chain passes the planner's), so a sentence that answers in other words can be quoted."""
-        self._embed = embed
+    def use_vectors(self, vectors: SentenceVectors) -> None:
+        """Choose quoted sentences by meaning as well as shared words, with the retrieval model's sentence
+        vectors (the index's shared cache), so a sentence that answers in other words can be quoted."""
+        self._vectors = vectors
 
     def _similarities(self, question: str, sentences: list[str]) -> list[float]:
-        """Cosine similarity of each sentence to the question (0.0 each without an encoder)."""
-        if self._embed is None or not sentences:
+        """Cosine similarity of each sentence to the question (0.0 each without sentence vectors)."""
+        if self._vectors is None or not sentences:
             return [0.0] * len(sentences)
-        missing = [t for t in dict.fromkeys(sentences) if t not in self._vectors]
-        if len(self._vectors) > _VECTOR_CACHE:
-            self._vectors.clear()
-        for text, vec in zip(missing, self._embed(missing) if missing else []):
-            v = np.asarray(vec, dtype=np.float32)
-            self._vectors[text] = v / max(float(np.linalg.norm(v)), 1e-12)
-        q = np.asarray(self._embed([question])[0], dtype=np.float32)
-        q /= max(float(np.linalg.norm(q)), 1e-12)
-        return [float(self._vectors[t] @ q) for t in sentences]
+        return [float(s) for s in self._vectors.corpus(sentences) @ self._vectors.query(question)]
 
     def prepare(self, question: str, passages: list[Document], plan: QuestionPlan | None = None) -> EnginePrompt:
         comp = self.compose(question, passages, plan)
@@ -329,12 +319,12 @@ class ExtractiveEngine:
                 if INJECTION.search(sentence):  # orders aimed at an assistant are not an answer, even quoted
                     continue
                 overlap = q & set(terms(sentence))
-                if overlap or self._embed is not None:
+                if overlap or self._vectors is not None:
                     candidates.append((sum(self._idf.get(t, 1.0) for t in overlap), n, (s, e), sentence))
-        sims = self._similarities(question, [" ".join(c[3].split()) for c in candidates])
+        sims = self._similarities(question, [c[3] for c in candidates])
         scored = []
         for (lexical, n, span, sentence), sim in zip(candidates, sims):
-            if self._embed is None:
+            if self._vectors is None:
                 score = lexical / (1 + 0.15 * (n - 1))
             else:  # meaning first, shared (rare) words second, a gentle preference for higher-ranked passages
                 score = (sim + LEXICAL_SHARE * lexical / q_weight) / (1 + 0.05 * (n - 1))

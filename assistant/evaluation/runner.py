@@ -108,8 +108,8 @@ def _ours(assistant: Assistant, retriever10, case: Case, spec: str) -> Output:
 
 @functools.lru_cache(maxsize=2)
 def _checker(assistant: Assistant) -> Checker:
-    """The chain's grounding checker on the assistant's own encoder (one per assistant, its cache shared by every case)."""
-    return Checker(assistant.planner.embed)
+    """The chain's grounding checker on the index's shared sentence vectors (one per assistant)."""
+    return Checker(assistant.kb.sentence_vectors)
 
 
 def _chunk(doc) -> Chunk:
