@@ -46,7 +46,7 @@ _GENERIC = {"saas", "b2b", "b2c", "mvp", "mvps", "cto", "ceo", "cfo", "vc", "vcs
             "gdpr", "soc", "soc2", "pci", "iso", "yc", "mobile", "web", "backend", "frontend", "startup",
             # units and textbook computing abbreviations: they name a concept, not a product
             "kb", "mb", "gb", "tb", "ms", "gc", "os", "vm", "tcp", "udp", "tls", "ssl", "dns", "url", "uri", "html",
-            "css", "cli", "sdk", "ide", "ipc", "rpc", "oop", "fifo", "lifo", "ttl"}
+            "css", "cli", "sdk", "ide", "ipc", "rpc", "oop", "fifo", "lifo", "ttl", "jit", "aot", "qty"}
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
         word = m.group()
         before = question[:m.start()].rstrip(" \t\"'(")
         first = not before or before[-1] in ".?!:;\n"  # sentence-initial: capitalised by grammar
-        if word.lower() in STOPWORDS or not _looks_like_name(word, first=first):
+        if before.endswith("@") or word.lower() in STOPWORDS or not _looks_like_name(word, first=first):
             continue
         parts = [p for p in re.split(r"[.\-+#]", word.lower()) if len(p) >= 2]
         if not parts or all(_known(p, vocabulary) for p in parts):
@@ -134,9 +134,9 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
     return list(dict.fromkeys(out))  # each name once, in order of first mention
 
 
-# A lowercase word, possibly dotted or hyphenated ("tf.js", "node-resque"), outside inline code.
+# A lowercase word, possibly dotted or hyphenated ("tf.js", "node-resque"), outside inline code; an @handle is a person.
 # A contraction's first half ("didn" of "didn't") and a version ("v0.12.0") are neither.
-_LOWER = re.compile(r"(?<![\w`.\-/])(?!v\d)[a-z][a-z0-9]*(?:[.\-][a-z0-9]+)*(?![\w`/'’])")
+_LOWER = re.compile(r"(?<![\w`.\-/@])(?!v\d)[a-z][a-z0-9]*(?:[.\-][a-z0-9]+)*(?![\w`/'’])")
 _CODE = re.compile(r"`[^`]*`")
 _WORD = re.compile(r"[^\W\d_]+")
 _MIN_ENGLISH_SHARE = 0.6  # below it the question is in another language, whose words are not names
@@ -146,12 +146,10 @@ def _lowercase_names(question: str, vocabulary: set[str]) -> list[str]:
     """Lowercase words that name something: absent from the corpus and from an English dictionary, and no
     misspelling of an English word (one edit away). Product and package names are often written in
     lowercase in real questions; a capitalisation rule alone misses them."""
-    text = _CODE.sub(" ", question)
-    words = [m.group() for m in _LOWER.finditer(text)]
-    english = english_words()
-    every = _WORD.findall(text.lower())  # accented words count too, as not English
-    if not words or sum(w.isascii() and _is_english(w, english) for w in every) < _MIN_ENGLISH_SHARE * len(every):
+    words = [m.group() for m in _LOWER.finditer(_CODE.sub(" ", question))]
+    if not words or in_another_language(question, vocabulary):
         return []
+    english, common = english_words(), common_english_words()
     out = []
     for word in words:
         parts = [p for p in re.split(r"[.\-]", word) if len(p) >= 2]
@@ -159,8 +157,8 @@ def _lowercase_names(question: str, vocabulary: set[str]) -> list[str]:
             continue
         if all(_known(p, vocabulary) or _is_english(p, english) for p in parts):
             continue
-        if len(word) >= 5 and word.isalpha() and _one_edit_from(word, common_english_words()):
-            continue  # "recomended", "seperate": a typo, not a name
+        if len(word) >= 5 and word.isalpha() and (_one_edit_from(word, common) or _compound(word, common)):
+            continue  # "recomended", "seperate": a typo; "workflow", "codebase": two English words run together
         out.append(word)
     return list(dict.fromkeys(out))
 
@@ -176,9 +174,20 @@ def in_another_language(question: str, vocabulary: set[str]) -> bool:
     return readable < _MIN_ENGLISH_SHARE * len(every)
 
 
+_PREFIXES = ("en", "re", "un", "de", "pre", "non", "sub", "over", "under", "multi")
+
+
+def _compound(word: str, common: frozenset[str]) -> bool:
+    """Two common English words of four letters or more written as one ("workflow", "backgroundworkers"),
+    or a common word with a prefix ("enqueued", "rerender")."""
+    if any(word.startswith(p) and len(word) - len(p) >= 4 and _is_english(word[len(p):], common) for p in _PREFIXES):
+        return True
+    return any(_is_english(word[:i], common) and _is_english(word[i:], common) for i in range(4, len(word) - 3))
+
+
 def _is_english(word: str, english: frozenset[str]) -> bool:
     return any(w in english for w in (word, word.rstrip("s"), word[:-2] if word.endswith(("ed", "es")) else word,
-                                      word[:-3] if word.endswith("ing") else word))
+                                      word[:-1] if word.endswith("ed") else word, word[:-3] if word.endswith("ing") else word))
 
 
 def _one_edit_from(word: str, english: frozenset[str]) -> bool:

@@ -90,6 +90,10 @@ def test_unknown_names_flag_technologies_the_corpus_never_mentions():
     ("the websocket server hangs when i call `fooBarSync` in a handler, why?", []),
     ("why didn't the timer fire first on node v0.12.0?", []),  # a contraction's first half, a version
     ("Por que o Python é tão lento para muitas requisições?", []),
+    # English words run together or with a prefix, a JIT, and a person's @handle are no technology
+    ("our workflow enqueued every upload and the codebase uses no jit, is that why it is slow?", []),
+    ("@Sanjeevkumar suggested we move the backend to Node, is that wise?", []),
+    ("does arq keep working when one task computes for a long time?", ["arq"]),
 ])
 def test_lowercase_names_in_neither_the_corpus_nor_english_are_unknown(assistant, question, names):
     assert unknown_names(question, assistant.kb.vocabulary) == names
