@@ -54,7 +54,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     else:
         print(f"Indexed {len(report.sources)} sources into {report.collection}: {report.chunks} chunks "
               f"({report.added} added, {report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted; "
-              f"{report.embedded} embedded) in {report.seconds:.1f} s.")
+              f"{report.embedded} embedded; {report.sentences_embedded} new sentences for re-ranking in "
+              f"{report.sentences_seconds:.1f} s) in {report.seconds:.1f} s.")
         for s in report.sources:
             print(f"  {s['id']:<36} {s['chunks']:>4} chunks  {s['title']}")
     for f in report.failures:

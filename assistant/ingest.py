@@ -37,6 +37,10 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     embedded: int = 0
+    # The re-ranker's sentence vectors (assistant/sentence_vectors.py): sentences embedded, and the seconds that
+    # step took (about a third of a fresh ingest: 54 of 147 s for 3,050 chunks, BENCHMARKS.md).
+    sentences_embedded: int = 0
+    sentences_seconds: float = 0.0
     failures: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     skipped_stale_check: bool = False
@@ -154,7 +158,9 @@ def _index(settings: Settings, docs, report: IngestReport, progress, embeddings=
     except _write_errors(settings) as exc:
         raise _write_failure(settings, exc) from exc
     prepare_query_embeddings(settings)  # the ONNX export questions are embedded with (once; torch is loaded here anyway)
-    write_sentence_vectors(settings, stored)  # the re-ranker's, so the first questions do not embed them
+    t = time.perf_counter()
+    report.sentences_embedded = write_sentence_vectors(settings, stored)  # so the first questions do not embed them
+    report.sentences_seconds = round(time.perf_counter() - t, 3)
     report.chunks = len(docs)
     report.added, report.updated = result["num_added"], result["num_updated"]
     report.unchanged, report.deleted = result["num_skipped"], result["num_deleted"]

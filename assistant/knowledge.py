@@ -180,17 +180,17 @@ def write_lexical(settings: Settings, store) -> list[Document]:
     return docs
 
 
-def write_sentence_vectors(settings: Settings, docs: list[Document]) -> None:
+def write_sentence_vectors(settings: Settings, docs: list[Document]) -> int:
     """After an ingest: every chunk's sentence vectors (assistant/sentence_vectors.py), computed with
     the model questions are embedded with, so a new process does not embed them on its first questions.
     The previous file's vectors are reused, so only new sentences are embedded (none, and no model loaded,
-    for an unchanged corpus), and the file holds exactly the sentences of `docs`."""
+    for an unchanged corpus), and the file holds exactly the sentences of `docs`. Returns how many were embedded."""
     from .embeddings import embeddings_for
     from .sentence_vectors import SentenceVectors, sentences_path
 
     path, key = sentences_path(settings.index_dir), collection_name(settings)
     vectors = SentenceVectors(lambda texts: embeddings_for(settings).embed_documents(texts), saved=path, key=key)
-    vectors.save(path, key, docs)
+    return vectors.save(path, key, docs)
 
 
 def _store_docs(store) -> list[Document]:

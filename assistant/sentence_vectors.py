@@ -74,18 +74,22 @@ class SentenceVectors:
         """Unit vectors of other text (an answer's sentences), one row per text; kept until the bound."""
         return self._vectors(texts, self._transient, bound=self._transient_limit)
 
-    def warm(self, docs: Iterable[Document]) -> None:
-        """Embed every sentence of `docs` that is not cached yet."""
-        texts = [t for d in docs for t in passage_sentences(d)]
-        for i in range(0, len(texts), 256):
-            self.corpus(texts[i:i + 256])
+    def warm(self, docs: Iterable[Document]) -> int:
+        """Embed every sentence of `docs` that is not cached yet; how many were."""
+        texts = list(dict.fromkeys(t for d in docs for t in passage_sentences(d)))
+        with self._lock:
+            new = [t for t in texts if t not in self._corpus]
+        for i in range(0, len(new), 256):
+            self.corpus(new[i:i + 256])
+        return len(new)
 
-    def save(self, path: Path, key: str, docs: Iterable[Document] | None = None) -> None:
+    def save(self, path: Path, key: str, docs: Iterable[Document] | None = None) -> int:
         """Write the sentence vectors of `docs` (embedding those not cached), or every cached corpus one; a
-        folder that cannot be written only logs (it is a cache)."""
+        folder that cannot be written only logs (it is a cache). Returns how many sentences were embedded."""
+        embedded = 0
         if docs is not None:
             docs = list(docs)
-            self.warm(docs)
+            embedded = self.warm(docs)
         with self._lock:
             texts = list(self._corpus) if docs is None else list(dict.fromkeys(t for d in docs for t in passage_sentences(d)))
             vectors = np.stack([self._corpus[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
@@ -94,6 +98,7 @@ class SentenceVectors:
                 np.savez(f, key=np.array(key), texts=np.array(_SEPARATOR.join(texts)), vectors=vectors)
         except OSError as exc:
             log.warning("Cannot write %s (%s); sentences are embedded on first use instead.", path, exc.strerror or exc)
+        return embedded
 
     def __len__(self) -> int:
         return len(self._corpus)

@@ -108,7 +108,8 @@ def ingest_fresh(settings, embeddings, *, related: bool) -> dict:
     report = ingest(settings, related=related, embeddings=timed_emb)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "chunks": report.chunks, "embedded": report.embedded, "model_s": timed_emb.seconds,
-            "texts": timed_emb.texts}
+            "texts": timed_emb.texts, "sentences_embedded": report.sentences_embedded,
+            "sentences_seconds": report.sentences_seconds}
 
 
 def prepare_seconds(settings, related: bool) -> float:

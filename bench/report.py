@@ -214,14 +214,16 @@ def _scale(results: dict, chart_rel: str | None) -> str:
         if r["kind"] == "measured":
             ingest = f"{ing['ingest_s']:.1f} s ({ing['chunks_per_s']:.0f}/s, {_x(ing['ratio_to_raw'])} raw)"
             peak_ing = _f(ing["peak_rss_mb"], "{:.0f}")
+            sentences = (f"{ing['sentences_s']:.1f} s, {ing['sentences_embedded']:,}, {ing['sentences_mb']:.1f} MB"
+                         if "sentences_s" in ing else "–")  # results written before the re-ranker have none
         else:
             ingest = f"~{ing['ingest_s_extrapolated']:.0f} s *extrapolated* at {ing['extrapolated_rate']:.0f}/s"
-            peak_ing = "–"
-        rows.append([f"{r['chunks']:,}", r["kind"], ingest, _f(r["index_mb"]), peak_ing, _f(q["peak_rss_mb"], "{:.0f}"),
+            peak_ing, sentences = "–", "– (none: embedded on first use)"
+        rows.append([f"{r['chunks']:,}", r["kind"], ingest, sentences, _f(r["index_mb"]), peak_ing, _f(q["peak_rss_mb"], "{:.0f}"),
                      _f(q["load_s"], "{:.1f} s"),
                      f"{q['hybrid']['p50_ms']:.1f} / {q['hybrid']['p95_ms']:.1f}",
                      f"{q['dense_raw']['p50_ms']:.1f} / {q['dense_raw']['p95_ms']:.1f}", _x(q["ratio_p50"])])
-    text += _table(["chunks", "", "ingest", "index MB", "peak RSS ingest MB", "peak RSS serving MB", "index load",
+    text += _table(["chunks", "", "ingest", "of which sentence vectors (time, sentences, file)", "index MB", "peak RSS ingest MB", "peak RSS serving MB", "index load",
                     "hybrid p50 / p95 ms", "raw dense p50 / p95 ms", "hybrid / dense p50"], rows)
     text += ("\nPeak RSS is each child process's own high-water mark (VmHWM): *ingest* includes the embedding model; "
              "*serving* is loading the index as the app does (all chunks for BM25, the Chroma store, the model) "

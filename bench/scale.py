@@ -34,6 +34,8 @@ def child_ingest(args: dict) -> dict:
     (a seeded sample of `anchor_sample` of them on large corpora: a throughput, so a sample measures it)."""
     import random
 
+    from assistant.sentence_vectors import sentences_path
+
     from .ingestion import ingest_fresh, load_model, padding, raw_encode
 
     load_s, emb = load_model()
@@ -48,7 +50,9 @@ def child_ingest(args: dict) -> dict:
             "raw_encode_s": round(anchor_s, 3), "anchor_texts": len(sample), "chunks_per_s": round(ours_rate, 1),
             "raw_chunks_per_s": round(raw_rate, 1), "ratio_to_raw": round(ours_rate / raw_rate, 3),
             "model_s": round(out["model_s"], 3), "model_vs_raw": round(out["model_s"] / len(texts) / (anchor_s / len(sample)), 3),
-            "peak_rss_mb": peak_ingest, "padding": padding(emb, texts), "index_dir": str(args["index_dir"])}
+            "peak_rss_mb": peak_ingest, "padding": padding(emb, texts), "index_dir": str(args["index_dir"]),
+            "sentences_embedded": out["sentences_embedded"], "sentences_s": round(out["sentences_seconds"], 3),
+            "sentences_mb": round(sentences_path(Path(args["index_dir"])).stat().st_size / 1e6, 1)}
 
 
 def child_build_projected(args: dict) -> dict:

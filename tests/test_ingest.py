@@ -32,8 +32,10 @@ def _store_ids(settings):
 def test_first_run_counts_and_rerun_embeds_nothing(guide_index):
     settings, first = guide_index
     assert first.chunks == GUIDE and first.added == GUIDE and first.embedded == GUIDE and not first.failures
+    assert first.sentences_embedded > GUIDE and first.sentences_seconds > 0  # the re-ranker's, several per chunk
     again = ingest(settings)
     assert again.embedded == 0 and again.unchanged == GUIDE and again.deleted == 0
+    assert again.sentences_embedded == 0
     ids = _store_ids(settings)
     assert len(ids) == len(set(ids)) == GUIDE
     assert len(record_manager(settings).list_keys()) == GUIDE
@@ -55,6 +57,7 @@ def test_edit_reembeds_only_that_file_and_delete_removes_its_chunks(tmp_path, co
     assert first.added == GUIDE + 2
     note.write_text("# Our notes\n\nWe deploy on Mondays now.\n\n## Hiring\n\nWe hire generalists who write TypeScript.\n")
     edited = ingest(settings)
+    assert edited.sentences_embedded == 1  # only the edited sentence
     # Only the edited file's chunks are re-embedded (its later chunks too: their spans moved).
     assert edited.added == edited.deleted and 1 <= edited.added <= 2 and edited.unchanged == GUIDE + 2 - edited.added
     note.unlink()
