@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -181,6 +182,21 @@ def test_select_cases_skips_unindexed_sources_and_limits_per_type():
     assert {c.type for c in chosen} == {"winner", "fact", "list", "followup", "out_of_scope", "injection"}
     assert all(sum(c.type == t for c in chosen) == 2 for t in {c.type for c in chosen})
     assert {s["id"] for s in skipped} == {c.id for c in cases if c.type == "related"}
+    _, wrong = select_cases([replace(cases[0], source="guide-nodejs-vs-python.txt")], indexed={"guide", "django-async"})
+    assert "none of the indexed sources (django-async, guide)" in wrong[0]["reason"]
+
+
+def test_every_answerable_case_names_a_source_the_index_has():
+    """A case whose source is misspelt is skipped by the eval, silently shrinking its set (a collector once
+    wrote the guide's file name instead of its id): every set names the guide or a related doc's file."""
+    from .conftest import RELATED
+
+    if not RELATED.is_dir():
+        pytest.skip("the related docs (../shared/related) are not here")
+    known = {"guide"} | {p.stem for p in RELATED.iterdir()}
+    for path in sorted(DEFAULT_CASES.parent.glob("*.jsonl")):
+        bad = [c.id for c in load_cases(path) if c.source is not None and Path(c.source).stem not in known]
+        assert not bad, f"{path.name}: {len(bad)} case(s) name an unknown source"  # no ids: held-out sets stay unseen
 
 
 def test_labels_are_grounded_in_the_sources():

@@ -35,7 +35,10 @@ def select_cases(cases: list[Case], *, indexed: set[str], types: list[str] | Non
         if types and case.type not in types:
             continue
         if case.source and case.source not in indexed and Path(case.source).stem not in indexed:  # "x.md" names source "x"
-            skipped.append({"id": case.id, "reason": f"source {case.source!r} is not indexed (ingest with --related-dir)"})
+            related = any(s != "guide" and not s.startswith("user-") for s in indexed)
+            why = (f"source {case.source!r} is none of the indexed sources ({', '.join(sorted(indexed))}); fix the case's source"
+                   if related else f"source {case.source!r} is not indexed (ingest with --related-dir)")
+            skipped.append({"id": case.id, "reason": why})
             continue
         if limit is not None and per_type.get(case.type, 0) >= limit:
             continue
