@@ -31,7 +31,7 @@ import numpy as np
 
 from .factors import named_factors
 from .question import asking_part, split_sentences, topic_query, topic_words_source, weighs_stacks
-from .text import STOPWORDS
+from .text import STOPWORDS, tokens
 
 Intent = Literal["choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope"]
 INTENTS: tuple[str, ...] = ("choose", "explain", "fact", "list", "scenario", "advice", "out_of_scope")
@@ -142,6 +142,9 @@ class QuestionPlan:
     # guide's "When to choose <stack>" signals) answer the question; "" otherwise.
     reasons_for: str = ""
     asks_figure: bool = False  # "how many …?", "what is the size of …?": a number answers it
+    # What the figure counts, as stemmed words ("how many page visits per day" -> page, visit, day): a number
+    # answers the question only in a sentence about one of them.
+    figure_terms: tuple[str, ...] = ()
 
     @property
     def weighs(self) -> bool:
@@ -271,8 +274,37 @@ class Planner:
         return QuestionPlan(question=question, intent=intent, confidence=round(confidence, 3), topic=topic,
                             factors=factors, needs=needs, stacks=stacks, others=others, uncovered=tuple(uncovered),
                             has_pmf=bool(_PMF.search(question)) and not _NO_PMF.search(question), reasons_for=reasons_for,
-                            asks_figure=bool(_FIGURE.search(question)),
+                            asks_figure=bool(_FIGURE.search(question)), figure_terms=_figure_terms(question),
                             scores={k: round(v, 3) for k, v in scores.items()})
+
+
+_FIGURE_WORDS = 4  # words after "how many" / "what is the size of" that say what is counted
+
+
+def _figure_terms(question: str) -> tuple[str, ...]:
+    """What each figure phrase counts: the words after it, past any filler and stack name, up to the next
+    filler ("how many page visits per day did PayPal get" -> page, visit), stemmed. A comparative names the
+    dimension, not the thing ("how much faster did LinkedIn's backend get" -> linkedin, backend)."""
+    out: list[str] = []
+    for m in _FIGURE.finditer(question):
+        words: list[str] = []
+        for w in re.findall(r"[\w.']+", question[m.end():].split("?")[0]):
+            filler = w.lower() in _FIGURE_FILLER or bool(side_of(w)) or w.lower() in _COMPARATIVES
+            if filler and words or len(words) == _FIGURE_WORDS:
+                break
+            if not filler:
+                words.append(w)
+        out.extend(tokens(" ".join(words)))
+    return tuple(dict.fromkeys(out))
+
+
+_COMPARATIVES = {"more", "less", "fewer", "faster", "slower", "cheaper", "better", "worse", "bigger", "smaller", "larger",
+                 "higher", "lower", "quicker", "longer", "shorter"}
+# Words between a figure phrase and what it counts ("how much does Node.js reduce …", "the size of the pool").
+_FIGURE_FILLER = {"of", "the", "a", "an", "do", "does", "did", "is", "are", "can", "could", "will", "would", "should",
+                  "we", "i", "you", "it", "they", "there", "be", "in", "one", "per", "number", "size", "amount", "count",
+                  "maximum", "max", "minimum", "total", "by", "after", "before", "for", "to", "with", "on", "at",
+                  "from", "per", "get", "got", "have", "has", "had", "need", "take", "make"}
 
 
 def side_of(name: str) -> str:

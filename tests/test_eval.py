@@ -111,9 +111,9 @@ REAL_DEV5 = DEFAULT_CASES.parent / "real_dev5.jsonl"
 # package names that neither the corpus nor English knows (refused when a short question asks about
 # them, said to be uncovered in a long one) took real_dev4 8 -> 12.
 # real_dev5 (the fourth held-out set, 15/49 and 16/49 when measured as a whole at the end of the sixth
-# pass; a tuning set since the seventh): 16/49.
+# pass; a tuning set since the seventh): 16/49. Seventh pass: what a figure counts took real_dev3 16 -> 17.
 # Each gate sits at the level reached so that it can only go up.
-REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 21, REAL_DEV3: 16, REAL_DEV4: 12, REAL_DEV5: 16}
+REAL_DEV_GATES = {REAL_DEV: 19, REAL_DEV2: 21, REAL_DEV3: 17, REAL_DEV4: 12, REAL_DEV5: 16}
 
 
 @pytest.mark.parametrize("path", list(REAL_DEV_GATES), ids=lambda p: p.name)

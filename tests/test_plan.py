@@ -92,3 +92,17 @@ def test_a_figure_the_sources_do_not_give_is_said_to_be_uncovered(assistant):
     assert answer.text.startswith("The guide does not cover the figure asked for.") and answer.citations
     fact = assistant.ask("How much faster did LinkedIn's mobile backend get on Node.js?", llm="extractive")
     assert "does not cover" not in fact.text and any(ch.isdigit() for ch in fact.text)
+    # Numbers about something else (PayPal's servers, LinkedIn's speed-up) do not give a count of page visits.
+    other = assistant.ask("How many page visits per day did PayPal get after moving to Node.js?", llm="extractive")
+    assert other.text.startswith("The guide does not cover the figure asked for.") and any(ch.isdigit() for ch in other.text)
+
+
+@pytest.mark.parametrize("question, counted", [
+    ("How many page visits per day does the biggest Node.js site get?", ("page", "visit")),
+    ("What is the maximum number of connections a node instance can keep open?", ("connect",)),
+    ("How many page visits per day did PayPal get after moving?", ("page", "visit")),  # not PayPal: the subject
+    ("how much does Node.js reduce web page loading times?", ("reduc", "web", "page", "load")),
+    ("Which one is faster?", ()),
+])
+def test_what_a_figure_counts_is_read_from_the_words_after_the_figure_phrase(planner, question, counted):
+    assert planner.plan(question).figure_terms == counted

@@ -104,7 +104,7 @@ class ExtractiveEngine:
         intent = plan.intent if plan else ("choose" if weighs_stacks(question) else "fact")
         comp = self._answer(question, list(passages), plan, intent)
         uncovered = plan.uncovered if plan else ()
-        if plan and plan.asks_figure and not _FIGURE_IN.search(MARKER.sub("", comp.text)):
+        if plan and plan.asks_figure and not _gives_figure(MARKER.sub("", comp.text), plan.figure_terms):
             uncovered = (*uncovered, "the figure asked for")  # quoted sentences without a number do not give it
         if uncovered:
             comp.text = f"The guide does not cover {_join(uncovered)}. What it does say: {comp.text}"
@@ -346,6 +346,18 @@ class ExtractiveEngine:
         spans = sentence_spans(text)
         span = spans[0] if spans else (0, len(text))
         return span, text[span[0]:span[1]].strip()
+
+
+def _gives_figure(text: str, counted: tuple[str, ...]) -> bool:
+    """Does a sentence of `text` hold a number about what the question counts (any number when that is unknown)?
+    It must name two of the counted words when there are two or more: "page loading times by 50–60%" is no
+    count of "page visits"."""
+    need = min(2, len(counted))
+    for a, b in sentence_spans(text):
+        sentence = text[a:b]
+        if _FIGURE_IN.search(sentence) and len(set(counted) & set(tokens(sentence))) >= need:
+            return True
+    return False
 
 
 def _quote(doc: Document) -> str:
