@@ -142,7 +142,7 @@ class QuestionPlan:
     # guide's "When to choose <stack>" signals) answer the question; "" otherwise.
     reasons_for: str = ""
     asks_figure: bool = False  # "how many …?", "what is the size of …?": a number answers it
-    # What the figure counts, as stemmed words ("how many page visits per day" -> page, visit, day): a number
+    # What the figure counts, as stemmed words ("how many signups a week" -> signup): a number
     # answers the question only in a sentence about one of them.
     figure_terms: tuple[str, ...] = ()
 
@@ -283,7 +283,7 @@ _FIGURE_WORDS = 4  # words after "how many" / "what is the size of" that say wha
 
 def _figure_terms(question: str) -> tuple[str, ...]:
     """What each figure phrase counts: the words after it, past any filler and stack name, up to the next
-    filler ("how many page visits per day did PayPal get" -> page, visit), stemmed. A comparative names the
+    filler ("how many paid signups a week did PayPal report" -> paid, signup), stemmed. A comparative names the
     dimension, not the thing ("how much faster did LinkedIn's backend get" -> linkedin, backend)."""
     out: list[str] = []
     for m in _FIGURE.finditer(question):
@@ -300,7 +300,7 @@ def _figure_terms(question: str) -> tuple[str, ...]:
 
 _COMPARATIVES = {"more", "less", "fewer", "faster", "slower", "cheaper", "better", "worse", "bigger", "smaller", "larger",
                  "higher", "lower", "quicker", "longer", "shorter"}
-# Words between a figure phrase and what it counts ("how much does Node.js reduce …", "the size of the pool").
+# Words between a figure phrase and what it counts ("how much does Node.js reduce …", "the size of a queue").
 _FIGURE_FILLER = {"of", "the", "a", "an", "do", "does", "did", "is", "are", "can", "could", "will", "would", "should",
                   "we", "i", "you", "it", "they", "there", "be", "in", "one", "per", "number", "size", "amount", "count",
                   "maximum", "max", "minimum", "total", "by", "after", "before", "for", "to", "with", "on", "at",

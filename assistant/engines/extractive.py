@@ -351,7 +351,7 @@ class ExtractiveEngine:
 def _gives_figure(text: str, counted: tuple[str, ...]) -> bool:
     """Does a sentence of `text` hold a number about what the question counts (any number when that is unknown)?
     It must name two of the counted words when there are two or more: "page loading times by 50–60%" is no
-    count of "page visits"."""
+    count of "paid signups"."""
     need = min(2, len(counted))
     for a, b in sentence_spans(text):
         sentence = text[a:b]
