@@ -7,8 +7,8 @@ sentence that claims something against the passages it cites, taken together:
 
 `cosine` is the best all-MiniLM-L6-v2 similarity between the sentence and a unit of a cited passage
 (its sentences; a factor-table row also as one unit per side, "Security (Built-in): Python: Django includes …"),
-with the encoder the knowledge base already loaded and its shared sentence vectors; `overlap` the share of the sentence's stemmed
-content words (stack names aside) found in the passages. A sentence is supported when the score
+with the encoder the knowledge base already loaded, from its shared sentence vectors; `overlap` the share
+of the sentence's stemmed content words (stack names aside) found in the passages. A sentence is supported when the score
 reaches THRESHOLD and nothing contradicts it:
 - a number (figure, percentage, year; "5M" = "5 million") that no cited passage holds;
 - a verdict on a factor-table row ("Node.js wins on Security (Built-in)") that differs from the row's Win

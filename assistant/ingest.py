@@ -38,7 +38,7 @@ class IngestReport:
     deleted: int = 0
     embedded: int = 0
     # The re-ranker's sentence vectors (assistant/sentence_vectors.py): sentences embedded, and the seconds that
-    # step took (about a third of a fresh ingest: 54 of 147 s for 3,050 chunks, BENCHMARKS.md).
+    # step took (about a third of a fresh ingest: 54 of 147 s for 3,050 chunks; README, "What state lives where").
     sentences_embedded: int = 0
     sentences_seconds: float = 0.0
     failures: list[dict] = field(default_factory=list)

@@ -142,8 +142,8 @@ class QuestionPlan:
     # guide's "When to choose <stack>" signals) answer the question; "" otherwise.
     reasons_for: str = ""
     asks_figure: bool = False  # "how many …?", "what is the size of …?": a number answers it
-    # What the figure counts, as stemmed words ("how many signups a week" -> signup): a number
-    # answers the question only in a sentence about one of them.
+    # What the figure counts, as stemmed words ("how many signups a week" -> signup): a quoted number
+    # gives the figure only in a sentence naming two of them (the one, when there is one).
     figure_terms: tuple[str, ...] = ()
 
     @property
@@ -290,7 +290,7 @@ def _figure_terms(question: str) -> tuple[str, ...]:
         words: list[str] = []
         for w in re.findall(r"[\w.']+", question[m.end():].split("?")[0]):
             filler = w.lower() in _FIGURE_FILLER or bool(side_of(w)) or w.lower() in _COMPARATIVES
-            if filler and words or len(words) == _FIGURE_WORDS:
+            if (filler and words) or len(words) == _FIGURE_WORDS:
                 break
             if not filler:
                 words.append(w)
@@ -304,7 +304,7 @@ _COMPARATIVES = {"more", "less", "fewer", "faster", "slower", "cheaper", "better
 _FIGURE_FILLER = {"of", "the", "a", "an", "do", "does", "did", "is", "are", "can", "could", "will", "would", "should",
                   "we", "i", "you", "it", "they", "there", "be", "in", "one", "per", "number", "size", "amount", "count",
                   "maximum", "max", "minimum", "total", "by", "after", "before", "for", "to", "with", "on", "at",
-                  "from", "per", "get", "got", "have", "has", "had", "need", "take", "make"}
+                  "from", "get", "got", "have", "has", "had", "need", "take", "make"}
 
 
 def side_of(name: str) -> str:

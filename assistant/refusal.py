@@ -83,7 +83,8 @@ def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[
     # In a question written as context then a question, only the names in what it asks can put it out
     # of scope ("We render PDFs … Which side has more libraries?" asks about libraries, not PDFs).
     asked = asking_part(question) or question
-    unknown = tuple(unknown_names(asked, vocabulary))
+    lower = _lowercase_names(asked, vocabulary)  # once: the long-question rule below reads them apart
+    unknown = tuple(unknown_names(asked, vocabulary, lowercase=lower))
     if not docs or not terms(question):
         return Verdict(True, best, cov, unknown, "no question about the guide's subject was asked")
     if plan is not None and plan.out_of_scope and (plan.others or plan.confidence >= OUT_OF_SCOPE_CONFIDENCE):
@@ -103,7 +104,6 @@ def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[
         # A package named in lowercase inside a long question is usually the asker's setup, described on the
         # way to a question about something covered; in a short question it is what is asked about. The
         # setup is said to be uncovered and the rest answered; the subject refuses.
-        lower = set(_lowercase_names(asked, vocabulary))
         uncovered = (*uncovered, *(u for u in unknown if u in lower))
         unknown = tuple(u for u in unknown if u not in lower)
     if unknown:
@@ -115,10 +115,18 @@ def _judge(question: str, docs: list[Document], vocabulary: set[str], idf: dict[
     return Verdict(False, best, cov, unknown, "", uncovered)
 
 
-def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
+def unknown_names(question: str, vocabulary: set[str], *, lowercase: list[str] | None = None) -> list[str]:
     """Capitalised or mixed-case terms of the question that appear nowhere in the corpus, and lowercase
-    ones that are in neither the corpus nor an English dictionary (package names: "djongo", "grpc")."""
-    out = _lowercase_names(question, vocabulary)
+    ones that are in neither the corpus nor an English dictionary (package names: "djongo", "grpc"), each
+    once in order of first mention. `lowercase`: the latter, when the caller has already found them."""
+    if lowercase is None:
+        lowercase = _lowercase_names(question, vocabulary)
+    return list(dict.fromkeys([*lowercase, *_capitalised_names(question, vocabulary)]))
+
+
+def _capitalised_names(question: str, vocabulary: set[str]) -> list[str]:
+    """Capitalised, mixed-case or digit-bearing terms ("Laravel", "GraphQL", "S3") the corpus never mentions."""
+    out = []
     for m in _TERM.finditer(question):
         word = m.group()
         before = question[:m.start()].rstrip(" \t\"'(")
@@ -131,7 +139,7 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
         if len(word) >= 6 and any(difflib.get_close_matches(p, vocabulary, n=1, cutoff=0.8) for p in parts):
             continue  # a typo of a known word ("Pyhton"), not a new name
         out.append(word)
-    return list(dict.fromkeys(out))  # each name once, in order of first mention
+    return out
 
 
 # A lowercase word, possibly dotted or hyphenated ("tf.js", "node-resque"), outside inline code; an @handle is a person.

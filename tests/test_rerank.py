@@ -40,12 +40,7 @@ def test_a_large_first_stage_share_keeps_the_first_stage_order(embed):
 
 def test_sentence_vectors_are_embedded_once_and_questions_are_not_kept(embed):
     seen: list[str] = []
-
-    def counting(texts):
-        seen.extend(texts)
-        return embed(texts)
-
-    reranker = SentenceReranker(SentenceVectors(counting))
+    reranker = SentenceReranker(SentenceVectors(_counting(embed, seen)))
     reranker.rerank(QUESTION, [BROAD, BURIED], [1.0, 0.8])
     first = len(seen)
     assert first == 1 + len(passage_sentences(BROAD)) + len(passage_sentences(BURIED))

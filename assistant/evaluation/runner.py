@@ -35,9 +35,8 @@ def select_cases(cases: list[Case], *, indexed: set[str], types: list[str] | Non
         if types and case.type not in types:
             continue
         if case.source and case.source not in indexed and Path(case.source).stem not in indexed:  # "x.md" names source "x"
-            related = any(s != "guide" and not s.startswith("user-") for s in indexed)
             why = (f"source {case.source!r} is none of the indexed sources ({', '.join(sorted(indexed))}); fix the case's source"
-                   if related else f"source {case.source!r} is not indexed (ingest with --related-dir)")
+                   if _has_related(indexed) else f"source {case.source!r} is not indexed (ingest with --related-dir)")
             skipped.append({"id": case.id, "reason": why})
             continue
         if limit is not None and per_type.get(case.type, 0) >= limit:
@@ -45,6 +44,11 @@ def select_cases(cases: list[Case], *, indexed: set[str], types: list[str] | Non
         per_type[case.type] = per_type.get(case.type, 0) + 1
         chosen.append(case)
     return chosen, skipped
+
+
+def _has_related(indexed: set[str]) -> bool:
+    """Were the related docs indexed (a source besides the guide and the user's own files)?"""
+    return any(s != "guide" and not s.startswith("user-") for s in indexed)
 
 
 def evaluate(settings: Settings, specs: list[str], *, cases_path: Path = DEFAULT_CASES, types: list[str] | None = None,
@@ -124,8 +128,7 @@ def indexed_sources(settings: Settings, kb, indexed: set[str]) -> list:
     index: every chunk's quote must be the reading text of its source at the chunk's span."""
     from ..sources import collect_corpus
 
-    related = any(s != "guide" and not s.startswith("user-") for s in indexed)
-    corpus = collect_corpus(settings.corpus_dir, related=related, related_dir=settings.related_dir,
+    corpus = collect_corpus(settings.corpus_dir, related=_has_related(indexed), related_dir=settings.related_dir,
                             cache_dir=settings.index_dir / "related-cache", max_bytes=settings.max_file_bytes)
     texts = {d.source_id: d for d in corpus.docs if d.source_id in indexed}
     missing = sorted(indexed - texts.keys())
